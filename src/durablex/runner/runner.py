@@ -1,0 +1,318 @@
+"""The runner: claims due runs, drives their passes, keeps their leases, stops gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
+import orjson
+
+from durablex.app import App, WorkflowSpec, check_name
+from durablex.core.clock import Clock, SystemClock
+from durablex.core.durations import parse_duration
+from durablex.core.serialization import DEFAULT_MAX_BYTES
+from durablex.core.times import us_to_datetime
+from durablex.records import Event
+from durablex.runtime import branches
+from durablex.runtime.context import Context, Steps
+from durablex.runtime.execution import Outcome, RunPass
+from durablex.store.base import ClaimedRun, LeaseLostError, Store, WorkflowRegistration
+from durablex.store.url import open_store
+
+log = logging.getLogger("durablex.runner")
+
+CLAIM_BATCH = 100
+IDLE_POLL = 1.0
+CANCEL_POLL = 0.25
+DEFER_UNKNOWN_US = 5_000_000
+MIN_LEASE_MS = 500.0
+
+
+class Runner:
+    """Executes the runs of one or more apps against one database.
+
+    ``runner.run()`` blocks until SIGTERM or SIGINT; ``async with runner:`` runs it inside the
+    current event loop and enters only once its apps, workflows and triggers are committed.
+    """
+
+    def __init__(
+        self,
+        app: App,
+        *more_apps: App,
+        db: object = None,
+        name: str | None = None,
+        concurrency: int = 1000,
+        lease: object = "30s",
+        clock: Clock | None = None,
+        durability: str | None = None,
+        max_payload_bytes: int = DEFAULT_MAX_BYTES,
+        threads: int | None = None,
+        grace: float = 10.0,
+    ) -> None:
+        apps = (app, *more_apps)
+        for candidate in apps:
+            if not isinstance(candidate, App):
+                raise TypeError(
+                    f"Runner takes durablex.App objects, got {type(candidate).__name__} "
+                    f"{candidate!r}"
+                )
+        names = [a.name for a in apps]
+        if len(set(names)) != len(names):
+            raise ValueError(f"Runner got two apps with the same name: {names}")
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        lease_ms = parse_duration(lease, what="lease")
+        if lease_ms < MIN_LEASE_MS:
+            raise ValueError(f"lease must be at least {MIN_LEASE_MS:.0f}ms, got {lease!r}")
+        if isinstance(max_payload_bytes, bool) or not isinstance(max_payload_bytes, int):
+            raise TypeError(f"max_payload_bytes must be an int, got {max_payload_bytes!r}")
+        if max_payload_bytes < 1024:
+            raise ValueError(f"max_payload_bytes must be at least 1024, got {max_payload_bytes}")
+        self.apps: dict[str, App] = {a.name: a for a in apps}
+        self.name = (
+            check_name(name, what="runner name")
+            if name is not None
+            else f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
+        )
+        self.concurrency = concurrency
+        self.lease_us = int(lease_ms * 1000)
+        self.clock: Clock = clock or SystemClock()
+        self.max_payload_bytes = max_payload_bytes
+        self.grace = grace
+        self.store: Store = open_store(db, clock=self.clock, inline=True, durability=durability)
+        self._threads = threads or min(64, concurrency)
+        self._executor: ThreadPoolExecutor | None = None
+        self._active: dict[str, asyncio.Task[None]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self._kick = asyncio.Event()
+        self._started = False
+        self._stopped = False
+
+    def __repr__(self) -> str:
+        return f"Runner(name={self.name!r}, apps={sorted(self.apps)!r}, db={self.store.url!r})"
+
+    @property
+    def active_runs(self) -> int:
+        return len(self._active)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def __aenter__(self) -> Runner:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        if self._started:
+            raise RuntimeError(f"{self!r} was already started; create a new Runner")
+        self._started = True
+        self._stopping = asyncio.Event()
+        self._kick = asyncio.Event()
+        branches.install(asyncio.get_running_loop())
+        self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="durablex-step")
+        await self.store.open()
+        workflows = [
+            WorkflowRegistration(app=spec.app, name=spec.name, triggers=spec.triggers)
+            for app in self.apps.values()
+            for spec in app.workflows.values()
+        ]
+        await self.store.register_runner(
+            self.name, socket.gethostname(), os.getpid(), sorted(self.apps), workflows
+        )
+        self._tasks = [
+            asyncio.create_task(self._claim_loop(), name="durablex-claim"),
+            asyncio.create_task(self._lease_loop(), name="durablex-lease"),
+            asyncio.create_task(self._cancel_loop(), name="durablex-cancel"),
+        ]
+        log.info("runner %s serving %s on %s", self.name, sorted(self.apps), self.store.url)
+
+    async def stop(self) -> None:
+        """Stop claiming, let running passes finish for ``grace`` seconds, release the rest."""
+        if not self._started or self._stopped:
+            return
+        self._stopped = True
+        self._stopping.set()
+        self._kick.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._active:
+            await asyncio.wait(list(self._active.values()), timeout=self.grace)
+        for task in list(self._active.values()):
+            task.cancel()
+        if self._active:
+            await asyncio.gather(*self._active.values(), return_exceptions=True)
+        try:
+            await self.store.release_runs(self.name)
+            await self.store.runner_stopped(self.name)
+        finally:
+            await self.store.close()
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+        log.info("runner %s stopped", self.name)
+
+    def run(self) -> None:
+        """Run until SIGTERM or SIGINT, then stop gracefully."""
+
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            stop = asyncio.Event()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, stop.set)
+            async with self:
+                await stop.wait()
+
+        asyncio.run(main())
+
+    # -- claiming ------------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        apps = sorted(self.apps)
+        while not self._stopping.is_set():
+            try:
+                free = self.concurrency - len(self._active)
+                due = await self.store.next_due_us(apps)
+                now = self.clock.now_us()
+                if free > 0 and due is not None and due <= now:
+                    claimed = await self.store.claim(
+                        self.name, apps, min(free, CLAIM_BATCH), self.lease_us
+                    )
+                    for run in claimed:
+                        self._launch(run)
+                    if claimed:
+                        continue
+                    due = await self.store.next_due_us(apps)
+                    now = self.clock.now_us()
+                await self._wait(due, now, free > 0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("runner %s: claim loop error; retrying", self.name)
+                await asyncio.sleep(0.5)
+
+    async def _wait(self, due: int | None, now: int, has_room: bool) -> None:
+        """Sleep until the next due time (by the injected clock), a change, or a free slot."""
+        self._kick.clear()
+        timeout = IDLE_POLL
+        if has_room and due is not None:
+            timeout = max(0.0, min(IDLE_POLL, (due - now) / 1e6))
+        waiters = [
+            asyncio.ensure_future(self.store.wait_for_change(IDLE_POLL)),
+            asyncio.ensure_future(self._kick.wait()),
+        ]
+        if has_room and due is not None:
+            waiters.append(asyncio.ensure_future(self.clock.sleep(timeout)))
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    def _launch(self, claimed: ClaimedRun) -> None:
+        task = asyncio.create_task(self._drive(claimed), name=f"durablex-pass-{claimed.id}")
+        self._active[claimed.id] = task
+
+    async def _drive(self, claimed: ClaimedRun) -> None:
+        try:
+            app = self.apps.get(claimed.app)
+            spec = app.get(claimed.workflow) if app is not None else None
+            if spec is None:
+                log.warning(
+                    "runner %s: run %s is for %s/%s, which this runner does not define",
+                    self.name,
+                    claimed.id,
+                    claimed.app,
+                    claimed.workflow,
+                )
+                due = self.clock.now_us() + DEFER_UNKNOWN_US
+                await self.store.park_run(claimed.id, claimed.fence, "queued", due)
+                return
+            while True:
+                outcome = await self._one_pass(claimed, spec)
+                if outcome is not Outcome.AGAIN:
+                    break
+        except asyncio.CancelledError:
+            if not self._stopping.is_set():
+                return
+            with contextlib.suppress(Exception):
+                await self.store.release_run(claimed.id, claimed.fence)
+            raise
+        except LeaseLostError:
+            pass
+        except Exception:
+            log.exception("runner %s: run %s pass crashed; releasing it", self.name, claimed.id)
+            with contextlib.suppress(Exception):
+                await self.store.release_run(claimed.id, claimed.fence)
+        finally:
+            self._active.pop(claimed.id, None)
+            self._kick.set()
+
+    async def _one_pass(self, claimed: ClaimedRun, spec: WorkflowSpec) -> Outcome:
+        assert self._executor is not None
+        rows = await self.store.load_steps(claimed.id)
+        run_pass = RunPass(
+            store=self.store,
+            claimed=claimed,
+            spec=spec,
+            rows=rows,
+            clock=self.clock,
+            executor=self._executor,
+            max_payload_bytes=self.max_payload_bytes,
+        )
+        event = Event(
+            id=claimed.event_id,
+            name=claimed.event_name,
+            data=orjson.loads(claimed.input) if claimed.input is not None else None,
+            ts=us_to_datetime(claimed.event_ts_us),
+        )
+        ctx = Context(
+            run_id=claimed.id,
+            workflow=claimed.workflow,
+            app=claimed.app,
+            event=event,
+            step=Steps(run_pass),
+        )
+        return await run_pass.execute(ctx)
+
+    # -- leases and cancellation ---------------------------------------------------------
+
+    async def _lease_loop(self) -> None:
+        interval = self.lease_us / 3e6
+        while True:
+            await self.clock.sleep(interval)
+            try:
+                await self.store.renew_leases(self.name, self.lease_us)
+                await self.store.runner_heartbeat(self.name)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("runner %s: lease renewal failed", self.name)
+
+    async def _cancel_loop(self) -> None:
+        """Stop passes whose run was cancelled or taken away by another runner."""
+        while True:
+            await asyncio.sleep(CANCEL_POLL)
+            if not self._active:
+                continue
+            try:
+                ids = list(self._active)
+                held = await self.store.held_runs(self.name, ids)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("runner %s: cancellation check failed", self.name)
+                continue
+            for run_id in ids:
+                task = self._active.get(run_id)
+                if run_id not in held and task is not None and not task.done():
+                    task.cancel()

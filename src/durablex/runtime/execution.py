@@ -1,0 +1,643 @@
+"""One pass of one run: replay the completed steps, execute new ones, then end or park.
+
+A pass runs the workflow function as a task. Completed steps return their saved values without
+suspending; new steps execute and commit before their ``await`` returns. A step that must wait
+(sleep, event, child, retry backoff) records its pause and then awaits a future that this pass
+never resolves. When no step is executing and the workflow makes no further progress, the pass
+is quiescent: it cancels the workflow task, drops it, and parks the run in one commit. A later
+pass calls the workflow again from the top.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from durablex.app import WorkflowSpec
+from durablex.core.clock import Clock
+from durablex.core.ids import new_id
+from durablex.core.retry import backoff_ms
+from durablex.core.serialization import encode
+from durablex.errors import (
+    AmbiguousWorkflowError,
+    NonRetriableError,
+    RetryAfterError,
+    SerializationError,
+    WorkflowNotFoundError,
+)
+from durablex.runtime import branches
+from durablex.runtime.failures import error_dict, step_failure
+from durablex.runtime.signals import PassAborted, PassClosed
+from durablex.store.base import (
+    AttemptWrite,
+    ClaimedRun,
+    LeaseLostError,
+    NewChildRun,
+    NewEvent,
+    StepRow,
+    Store,
+    WaiterWrite,
+)
+
+log = logging.getLogger("durablex.runner")
+
+SETTLE_ROUNDS = 3
+RUNNING_MARKER_DELAY = 0.2
+UNWIND_TIMEOUT = 5.0
+
+
+class Outcome(enum.Enum):
+    ENDED = "ended"
+    PARKED = "parked"
+    AGAIN = "again"
+    ABORTED = "aborted"
+
+
+@dataclass(slots=True)
+class InFlight:
+    kind: str
+    seq: int
+    after: list[str]
+    input: bytes | None
+    started_at_us: int
+    attempt: int
+    task: asyncio.Task[Any] | None
+
+
+class RunPass:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        claimed: ClaimedRun,
+        spec: WorkflowSpec,
+        rows: list[StepRow],
+        clock: Clock,
+        executor: Executor,
+        max_payload_bytes: int,
+    ) -> None:
+        self.store = store
+        self.claimed = claimed
+        self.run_id = claimed.id
+        self.fence = claimed.fence
+        self.spec = spec
+        self.clock = clock
+        self.executor = executor
+        self.max_payload_bytes = max_payload_bytes
+        self.journal: dict[str, StepRow] = {row.step_id: row for row in rows}
+        self._next_seq = max((row.seq for row in rows), default=0) + 1
+        self._seen: dict[str, int] = {}
+        self._used: set[str] = set()
+        self._warned = {w for w in claimed.warnings}
+        self.busy = 0
+        self.progress = 0
+        self.parked: dict[str, tuple[str, int | None]] = {}
+        self.inflight: dict[str, InFlight] = {}
+        self._idle = asyncio.Event()
+        self._closing = False
+        self._parks: list[asyncio.Future[Any]] = []
+
+    # -- driving the pass ----------------------------------------------------------------
+
+    async def execute(self, ctx: Any) -> Outcome:
+        loop = asyncio.get_running_loop()
+        workflow = loop.create_task(self.spec.fn(ctx), name=f"durablex-run-{self.run_id}")
+        branches.track_root(workflow)
+        try:
+            while True:
+                idle = loop.create_task(self._idle.wait())
+                await asyncio.wait({workflow, idle}, return_when=asyncio.FIRST_COMPLETED)
+                idle.cancel()
+                if workflow.done():
+                    return await self._finish(workflow)
+                self._idle.clear()
+                if await self._settled(workflow):
+                    return await self._park(workflow)
+        except BaseException:
+            await self._abandon(workflow)
+            raise
+
+    async def _settled(self, workflow: asyncio.Task[Any]) -> bool:
+        mark = self.progress
+        for _ in range(SETTLE_ROUNDS):
+            await asyncio.sleep(0)
+            if workflow.done() or self.busy or self.progress != mark or not self.parked:
+                return False
+        return True
+
+    async def _park(self, workflow: asyncio.Task[Any]) -> Outcome:
+        self._closing = True
+        await self._abandon(workflow)
+        kinds = {kind for kind, _ in self.parked.values()}
+        status = "waiting" if "wait" in kinds else "sleeping"
+        dues = [due for _, due in self.parked.values() if due is not None]
+        due = min(dues) if dues else None
+        try:
+            parked = await self.store.park_run(self.run_id, self.fence, status, due)
+        except LeaseLostError:
+            return Outcome.ABORTED
+        return Outcome.PARKED if parked else Outcome.AGAIN
+
+    async def _abandon(self, workflow: asyncio.Task[Any]) -> None:
+        """Cancel the workflow and every step still running; wait for them to unwind."""
+        self._closing = True
+        tasks = [workflow] + [f.task for f in self.inflight.values() if f.task is not None]
+        for task in tasks:
+            task.cancel()
+        for future in self._parks:
+            future.cancel()
+        pending = [t for t in tasks if not t.done()]
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=UNWIND_TIMEOUT)
+            if still:
+                log.warning("run %s: workflow code ignored cancellation", self.run_id)
+        for task in tasks:
+            if task.done() and not task.cancelled():
+                task.exception()
+
+    async def _finish(self, workflow: asyncio.Task[Any]) -> Outcome:
+        if workflow.cancelled():
+            await self._abandon(workflow)
+            return Outcome.ABORTED
+        exc = workflow.exception()
+        if isinstance(exc, PassAborted | PassClosed):
+            await self._abandon(workflow)
+            return Outcome.ABORTED
+        self._closing = True
+        try:
+            if exc is None:
+                try:
+                    output = encode(
+                        workflow.result(), what="workflow output", max_bytes=self.max_payload_bytes
+                    )
+                except SerializationError as bad:
+                    await self._fail(bad)
+                else:
+                    await self.store.complete_run(self.run_id, self.fence, output)
+            else:
+                await self._fail(exc)
+        except LeaseLostError:
+            return Outcome.ABORTED
+        finally:
+            await self._abandon(workflow)
+        return Outcome.ENDED
+
+    async def _fail(self, exc: BaseException) -> None:
+        """Fail the run and record every step still running as cancelled, in one commit."""
+        now = self.clock.now_us()
+        cancelled = [
+            StepRow(
+                step_id=key,
+                seq=flight.seq,
+                kind=flight.kind,
+                status="cancelled",
+                attempts=flight.attempt,
+                input=flight.input,
+                after=flight.after,
+                started_at_us=flight.started_at_us,
+                ended_at_us=now,
+            )
+            for key, flight in self.inflight.items()
+        ]
+        await self.store.fail_run(self.run_id, self.fence, error_dict(exc), cancelled)
+
+    # -- shared step plumbing ------------------------------------------------------------
+
+    def enter(self, step_id: str) -> tuple[str, list[str], StepRow | None]:
+        if self._closing:
+            raise PassClosed()
+        key = self._key_for(step_id)
+        after = branches.before_step()
+        self.progress += 1
+        self.busy += 1
+        return key, after, self.journal.get(key)
+
+    def leave(self, key: str) -> None:
+        if key in self.parked:
+            return
+        self.busy -= 1
+        if self.busy == 0:
+            self._idle.set()
+
+    def done(self, key: str) -> None:
+        branches.after_step(key)
+
+    def _key_for(self, step_id: str) -> str:
+        count = self._seen.get(step_id, 0) + 1
+        key = step_id if count == 1 else f"{step_id}:{count}"
+        while key in self._used:
+            count += 1
+            key = f"{step_id}:{count}"
+        self._seen[step_id] = count
+        self._used.add(key)
+        if count >= 2:
+            warning = (
+                f"step id {step_id!r} was used more than once; repeated calls were recorded "
+                f"as {step_id}:2, {step_id}:3, ... in call order. Give each step a unique id."
+            )
+            if warning not in self._warned:
+                self._warned.add(warning)
+                self._lazy_write(self.store.add_warning_nowait(self.run_id, self.fence, warning))
+        return key
+
+    def take_seq(self) -> int:
+        seq = self._next_seq
+        self._next_seq += 1
+        return seq
+
+    async def park(self, key: str, kind: str, due_us: int | None) -> Any:
+        """Suspend this step for the rest of the pass: the future is never resolved."""
+        self.parked[key] = (kind, due_us)
+        self.busy -= 1
+        if self.busy == 0:
+            self._idle.set()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._parks.append(future)
+        return await future
+
+    def _lazy_write(self, future: asyncio.Future[Any]) -> None:
+        future.add_done_callback(_ignore_lease_lost)
+
+    async def _guard(self, coro: Any) -> Any:
+        try:
+            return await coro
+        except LeaseLostError as lost:
+            raise PassAborted(self.run_id, lost.reason) from None
+
+    def record_lazy(self, row: StepRow, waiter: WaiterWrite | None = None) -> None:
+        self._lazy_write(self.store.record_step_nowait(self.run_id, self.fence, row, waiter=waiter))
+
+    def now_us(self) -> int:
+        return self.clock.now_us()
+
+    # -- run -----------------------------------------------------------------------------
+
+    async def run_step(
+        self,
+        step_id: str,
+        has_input: bool,
+        value: Any,
+        fn: Callable[..., Any],
+        retries: int | None,
+    ) -> Any:
+        key, after, row = self.enter(step_id)
+        try:
+            if row is not None:
+                if row.status == "completed":
+                    self.done(key)
+                    return orjson.loads(row.output) if row.output is not None else None
+                if row.status == "failed":
+                    self.done(key)
+                    raise step_failure(key, row.error, row.attempts)
+                if row.status == "sleeping" and (row.wake_at_us or 0) > self.now_us():
+                    return await self.park(key, "sleep", row.wake_at_us)
+            seq = row.seq if row is not None else self.take_seq()
+            if row is not None and row.after:
+                after = row.after
+            attempt = (row.attempts if row is not None else 0) + 1
+            limit = (self.spec.retries if retries is None else retries) + 1
+            started = self.now_us()
+            try:
+                encoded_input = (
+                    encode(value, step_id=key, what="input", max_bytes=self.max_payload_bytes)
+                    if has_input
+                    else None
+                )
+            except SerializationError as bad:
+                return await self._attempt_failed(
+                    key, seq, after, None, attempt, limit, started, bad, row
+                )
+            return await self._execute(
+                key, seq, after, encoded_input, fn, has_input, value, attempt, limit, started, row
+            )
+        finally:
+            self.leave(key)
+
+    async def _execute(
+        self,
+        key: str,
+        seq: int,
+        after: list[str],
+        encoded_input: bytes | None,
+        fn: Callable[..., Any],
+        has_input: bool,
+        value: Any,
+        attempt: int,
+        limit: int,
+        started: int,
+        row: StepRow | None,
+    ) -> Any:
+        flight = InFlight(
+            "run", seq, after, encoded_input, started, attempt, asyncio.current_task()
+        )
+        self.inflight[key] = flight
+        marker = asyncio.get_running_loop().call_later(
+            RUNNING_MARKER_DELAY, self._mark_running, key
+        )
+        try:
+            try:
+                result = await self._call(fn, (value,) if has_input else ())
+                output = encode(result, step_id=key, max_bytes=self.max_payload_bytes)
+            except Exception as exc:
+                marker.cancel()
+                return await self._attempt_failed(
+                    key, seq, after, encoded_input, attempt, limit, started, exc, row
+                )
+            marker.cancel()
+            done = StepRow(
+                step_id=key,
+                seq=seq,
+                kind="run",
+                status="completed",
+                attempts=attempt,
+                input=encoded_input,
+                output=output,
+                after=after,
+                started_at_us=row.started_at_us if row and row.started_at_us else started,
+                ended_at_us=self.now_us(),
+            )
+            record = AttemptWrite(attempt, started, done.ended_at_us, None) if attempt > 1 else None
+            await self._guard(self.store.record_step(self.run_id, self.fence, done, attempt=record))
+            self.journal[key] = done
+            self.done(key)
+            return orjson.loads(output)
+        finally:
+            marker.cancel()
+            self.inflight.pop(key, None)
+
+    async def _call(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        if inspect.iscoroutinefunction(fn):
+            return await fn(*args)
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(self.executor, functools.partial(fn, *args))
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    def _mark_running(self, key: str) -> None:
+        flight = self.inflight.get(key)
+        if flight is None or self._closing:
+            return
+        self.record_lazy(
+            StepRow(
+                step_id=key,
+                seq=flight.seq,
+                kind=flight.kind,
+                status="running",
+                attempts=flight.attempt,
+                input=flight.input,
+                after=flight.after,
+                started_at_us=flight.started_at_us,
+            )
+        )
+
+    async def _attempt_failed(
+        self,
+        key: str,
+        seq: int,
+        after: list[str],
+        encoded_input: bytes | None,
+        attempt: int,
+        limit: int,
+        started: int,
+        exc: BaseException,
+        row: StepRow | None,
+    ) -> Any:
+        ended = self.now_us()
+        error = error_dict(exc)
+        first_start = row.started_at_us if row and row.started_at_us else started
+        record = AttemptWrite(attempt, started, ended, error)
+        retriable = not isinstance(exc, NonRetriableError | SerializationError)
+        self.inflight.pop(key, None)
+        if retriable and attempt < limit:
+            if isinstance(exc, RetryAfterError):
+                delay_ms = exc.delay_ms
+            else:
+                delay_ms = backoff_ms(
+                    attempt, base_ms=self.spec.backoff_ms, max_ms=self.spec.backoff_max_ms
+                )
+            wake = ended + int(delay_ms * 1000)
+            waiting = StepRow(
+                step_id=key,
+                seq=seq,
+                kind="run",
+                status="sleeping",
+                attempts=attempt,
+                input=encoded_input,
+                error=error,
+                after=after,
+                started_at_us=first_start,
+                wake_at_us=wake,
+            )
+            await self._guard(
+                self.store.record_step(self.run_id, self.fence, waiting, attempt=record)
+            )
+            self.journal[key] = waiting
+            return await self.park(key, "sleep", wake)
+        failed = StepRow(
+            step_id=key,
+            seq=seq,
+            kind="run",
+            status="failed",
+            attempts=attempt,
+            input=encoded_input,
+            error=error,
+            after=after,
+            started_at_us=first_start,
+            ended_at_us=ended,
+        )
+        await self._guard(self.store.record_step(self.run_id, self.fence, failed, attempt=record))
+        self.journal[key] = failed
+        self.done(key)
+        raise step_failure(key, error, attempt)
+
+    # -- sleep, sleep_until --------------------------------------------------------------
+
+    async def sleep_step(
+        self, step_id: str, kind: str, wake_us: int | None, delay_us: int | None, recorded: Any
+    ) -> None:
+        key, after, row = self.enter(step_id)
+        try:
+            now = self.now_us()
+            if row is None:
+                wake = wake_us if wake_us is not None else now + (delay_us or 0)
+                due = wake > now
+                row = StepRow(
+                    step_id=key,
+                    seq=self.take_seq(),
+                    kind=kind,
+                    status="sleeping" if due else "completed",
+                    attempts=1,
+                    input=orjson.dumps(recorded),
+                    after=after,
+                    started_at_us=now,
+                    ended_at_us=None if due else now,
+                    wake_at_us=wake,
+                )
+                self.record_lazy(row)
+                self.journal[key] = row
+                if due:
+                    return await self.park(key, "sleep", wake)  # type: ignore[no-any-return]
+            elif row.status == "sleeping":
+                if (row.wake_at_us or 0) > now:
+                    return await self.park(key, "sleep", row.wake_at_us)  # type: ignore[no-any-return]
+                self._lazy_write(self.store.complete_sleep_nowait(self.run_id, self.fence, key))
+                row.status = "completed"
+                row.ended_at_us = now
+            self.done(key)
+            return None
+        finally:
+            self.leave(key)
+
+    # -- wait_for_event ------------------------------------------------------------------
+
+    async def wait_step(
+        self,
+        step_id: str,
+        event: str,
+        timeout_us: int,
+        match: dict[str, Any] | None,
+        recorded: Any,
+    ) -> Any:
+        key, after, row = self.enter(step_id)
+        try:
+            now = self.now_us()
+            if row is None:
+                expires = now + timeout_us
+                row = StepRow(
+                    step_id=key,
+                    seq=self.take_seq(),
+                    kind="wait_for_event",
+                    status="waiting",
+                    attempts=1,
+                    input=orjson.dumps(recorded),
+                    after=after,
+                    started_at_us=now,
+                    wake_at_us=expires,
+                )
+                self.record_lazy(row, WaiterWrite(event_name=event, match=match))
+                self.journal[key] = row
+                return await self.park(key, "wait", expires)
+            if row.status == "waiting":
+                if (row.wake_at_us or 0) > now:
+                    return await self.park(key, "wait", row.wake_at_us)
+                status, output = await self._guard(
+                    self.store.resolve_wait_timeout(self.run_id, self.fence, key)
+                )
+                row.status, row.output, row.ended_at_us = status, output, now
+            self.done(key)
+            return orjson.loads(row.output) if row.output is not None else None
+        finally:
+            self.leave(key)
+
+    # -- run_workflow --------------------------------------------------------------------
+
+    async def child_step(
+        self,
+        step_id: str,
+        name: str,
+        data: bytes | None,
+        data_value: Any,
+        app: str | None,
+        runner: str | None,
+    ) -> Any:
+        key, after, row = self.enter(step_id)
+        try:
+            if row is None:
+                now = self.now_us()
+                seq = self.take_seq()
+                try:
+                    target_app, workflow = await self.store.resolve_workflow(
+                        name, app, self.spec.app
+                    )
+                except (WorkflowNotFoundError, AmbiguousWorkflowError) as missing:
+                    failed = StepRow(
+                        step_id=key,
+                        seq=seq,
+                        kind="run_workflow",
+                        status="failed",
+                        attempts=1,
+                        input=orjson.dumps(
+                            {"name": name, "app": app, "runner": runner, "data": data_value}
+                        ),
+                        error=error_dict(missing, with_traceback=False),
+                        after=after,
+                        started_at_us=now,
+                        ended_at_us=now,
+                    )
+                    await self._guard(self.store.record_step(self.run_id, self.fence, failed))
+                    self.journal[key] = failed
+                    self.done(key)
+                    raise step_failure(key, failed.error, 1) from None
+                child_id = new_id()
+                row = StepRow(
+                    step_id=key,
+                    seq=seq,
+                    kind="run_workflow",
+                    status="waiting",
+                    attempts=1,
+                    input=orjson.dumps(
+                        {"name": workflow, "app": target_app, "runner": runner, "data": data_value}
+                    ),
+                    after=after,
+                    started_at_us=now,
+                    child_run_id=child_id,
+                )
+                child = NewChildRun(child_id, target_app, workflow, data, runner)
+                await self._guard(self.store.start_child(self.run_id, self.fence, row, child))
+                self.journal[key] = row
+                return await self.park(key, "wait", None)
+            if row.status == "waiting":
+                return await self.park(key, "wait", None)
+            self.done(key)
+            if row.status == "failed" or row.status == "cancelled":
+                raise step_failure(key, row.error, row.attempts)
+            return orjson.loads(row.output) if row.output is not None else None
+        finally:
+            self.leave(key)
+
+    # -- emit ----------------------------------------------------------------------------
+
+    async def emit_step(
+        self, step_id: str, name: str, data: bytes | None, data_value: Any, app: str | None
+    ) -> str:
+        key, after, row = self.enter(step_id)
+        try:
+            if row is None:
+                now = self.now_us()
+                event_id = new_id()
+                row = StepRow(
+                    step_id=key,
+                    seq=self.take_seq(),
+                    kind="emit",
+                    status="completed",
+                    attempts=1,
+                    input=orjson.dumps({"name": name, "app": app, "data": data_value}),
+                    output=orjson.dumps(event_id),
+                    after=after,
+                    started_at_us=now,
+                    ended_at_us=now,
+                )
+                event = NewEvent(event_id=event_id, name=name, data=data, app=app)
+                await self._guard(self.store.emit_event(self.run_id, self.fence, row, event))
+                self.journal[key] = row
+            self.done(key)
+            return str(orjson.loads(row.output)) if row.output is not None else ""
+        finally:
+            self.leave(key)
+
+
+def _ignore_lease_lost(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        exc = future.exception()
+        if exc is not None and not isinstance(exc, LeaseLostError):
+            log.error("background write failed: %r", exc)

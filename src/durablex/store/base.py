@@ -1,0 +1,236 @@
+"""The storage contract: what the engine asks of a database, in engine terms, not SQL.
+
+Every durable fact lives in the store. Runners, clients and the server are stateless. A store
+implementation batches concurrent writes into one transaction (group commit); each write
+method returns only once its transaction is durable in the store's durability mode.
+
+Writes made on behalf of a runner for a run carry the run's ``fence`` (incremented by every
+claim); a store refuses them with ``LeaseLostError`` once the run was claimed by someone else,
+cancelled, or otherwise taken away, so a paused runner never overwrites newer work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from durablex.records import AppInfo, Event, Run, SendResult
+from durablex.store.notify import Notices
+
+
+class StoreError(Exception):
+    """The database cannot be used: foreign or corrupt file, newer schema, bad URL."""
+
+
+class LeaseLostError(Exception):
+    """A fenced write was refused: the run is no longer held by this pass."""
+
+    def __init__(self, run_id: str, reason: str) -> None:
+        self.run_id = run_id
+        self.reason = reason
+        super().__init__(f"run {run_id}: lease lost ({reason})")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowRegistration:
+    app: str
+    name: str
+    triggers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedRun:
+    """A run this runner now holds, with what a pass needs to start."""
+
+    id: str
+    app: str
+    workflow: str
+    fence: int
+    input: bytes | None
+    event_id: str
+    event_name: str
+    event_ts_us: int
+    parent_run_id: str | None
+    warnings: tuple[str, ...]
+    created_at_us: int
+
+
+@dataclass(slots=True)
+class StepRow:
+    """A step as stored, used by replay. Payloads stay encoded until a pass needs them."""
+
+    step_id: str
+    seq: int
+    kind: str
+    status: str
+    attempts: int = 0
+    input: bytes | None = None
+    output: bytes | None = None
+    error: dict[str, Any] | None = None
+    after: list[str] = field(default_factory=list)
+    started_at_us: int | None = None
+    ended_at_us: int | None = None
+    wake_at_us: int | None = None
+    child_run_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptWrite:
+    number: int
+    started_at_us: int
+    ended_at_us: int | None
+    error: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class WaiterWrite:
+    event_name: str
+    match: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewChildRun:
+    run_id: str
+    app: str
+    workflow: str
+    input: bytes | None
+    runner_pin: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    event_id: str
+    name: str
+    data: bytes | None
+    app: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunPage:
+    runs: list[Run]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    events: list[Event]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    status: str | None = None
+    workflow: str | None = None
+    app: str | None = None
+    search: str | None = None
+    created_after_us: int | None = None
+    created_before_us: int | None = None
+    parent_run_id: str | None = None
+
+
+class Store(Protocol):
+    """What every backend implements. Times are epoch microseconds (UTC)."""
+
+    url: str
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+
+    # -- change notification -------------------------------------------------------------
+    async def wait_for_change(self, timeout: float) -> Notices | None:
+        """Return when a writer may have changed something (with what this process knows of
+        it), or None after ``timeout``."""
+
+    # -- registry ------------------------------------------------------------------------
+    async def register_runner(
+        self,
+        runner: str,
+        host: str,
+        pid: int,
+        apps: Sequence[str],
+        workflows: Sequence[WorkflowRegistration],
+    ) -> None: ...
+    async def runner_heartbeat(self, runner: str) -> None: ...
+    async def runner_stopped(self, runner: str) -> None: ...
+
+    # -- claiming and leases -------------------------------------------------------------
+    async def claim(
+        self, runner: str, apps: Sequence[str], limit: int, lease_us: int
+    ) -> list[ClaimedRun]: ...
+    async def next_due_us(self, apps: Sequence[str]) -> int | None: ...
+    async def renew_leases(self, runner: str, lease_us: int) -> None: ...
+    async def held_runs(self, runner: str, run_ids: Sequence[str]) -> set[str]: ...
+    async def release_runs(self, runner: str) -> None: ...
+    async def release_run(self, run_id: str, fence: int) -> None: ...
+    async def load_steps(self, run_id: str) -> list[StepRow]: ...
+
+    # -- fenced writes by a pass ---------------------------------------------------------
+    async def record_step(
+        self,
+        run_id: str,
+        fence: int,
+        step: StepRow,
+        *,
+        attempt: AttemptWrite | None = None,
+        waiter: WaiterWrite | None = None,
+        durable: bool = True,
+    ) -> None: ...
+    async def resolve_wait_timeout(
+        self, run_id: str, fence: int, step_id: str
+    ) -> tuple[str, bytes | None]:
+        """Complete a timed-out wait with ``None``; returns the step's final status and output
+        (an event that won the race leaves its data)."""
+
+    def complete_sleep_nowait(self, run_id: str, fence: int, step_id: str) -> asyncio.Future[None]:
+        """Queue without waiting: committed with the next durable write or shortly after."""
+
+    def record_step_nowait(
+        self, run_id: str, fence: int, step: StepRow, *, waiter: WaiterWrite | None = None
+    ) -> asyncio.Future[None]:
+        """Queue a step record without waiting for its commit (see complete_sleep_nowait)."""
+
+    async def start_child(
+        self, run_id: str, fence: int, step: StepRow, child: NewChildRun
+    ) -> None: ...
+    async def emit_event(
+        self, run_id: str, fence: int, step: StepRow, event: NewEvent
+    ) -> SendResult: ...
+    def add_warning_nowait(self, run_id: str, fence: int, warning: str) -> asyncio.Future[None]: ...
+    async def park_run(self, run_id: str, fence: int, status: str, due_at_us: int | None) -> bool:
+        """Park the run; False when a wake-up arrived during the pass (run it again now)."""
+
+    async def complete_run(self, run_id: str, fence: int, output: bytes | None) -> None: ...
+    async def fail_run(
+        self, run_id: str, fence: int, error: dict[str, Any], cancelled_steps: Sequence[StepRow]
+    ) -> None: ...
+
+    # -- client operations ---------------------------------------------------------------
+    async def resolve_workflow(
+        self, name: str, app: str | None, calling_app: str | None
+    ) -> tuple[str, str]: ...
+    async def start_run(
+        self,
+        app: str,
+        workflow: str,
+        input: bytes | None,
+        *,
+        runner_pin: str | None = None,
+        rerun_of: str | None = None,
+    ) -> str: ...
+    async def send_event(self, event: NewEvent) -> SendResult: ...
+    async def cancel_run(self, run_id: str) -> bool: ...
+    async def resume_run(self, run_id: str) -> None: ...
+
+    # -- reads ---------------------------------------------------------------------------
+    async def get_run(self, run_id: str, *, with_steps: bool = True) -> Run | None: ...
+    async def run_statuses(self, run_ids: Sequence[str]) -> dict[str, str]: ...
+    async def list_runs(self, filt: RunFilter, limit: int, cursor: str | None) -> RunPage: ...
+    async def list_events(
+        self, name: str | None, limit: int, cursor: str | None, search: str | None = None
+    ) -> EventPage: ...
+    async def get_event(self, event_id: str) -> Event | None: ...
+    async def list_apps(self) -> list[AppInfo]: ...
+    async def resumed_by_event(self, event_id: str) -> list[str]: ...
+    async def count_runs(self, status: str | None = None) -> int: ...

@@ -1,0 +1,200 @@
+"""Group commit: every write submitted while a transaction is being prepared shares its fsync.
+
+Writes are queued as small functions of a transaction. A flush runs all queued writes in one
+``BEGIN IMMEDIATE`` … ``COMMIT``, each inside its own savepoint so one refused write (a lost
+lease, say) does not undo the others, then resolves each caller's future. With full durability
+the commit is one fsync however many runs contributed to it.
+
+In ``inline`` mode (runners) the flush runs on the event loop: SQLite has a single writer, the
+fsync releases the GIL, and the loop has nothing better to do than to prepare the next batch.
+Otherwise (clients inside someone else's loop) the flush runs on one worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from durablex.store.notify import Notices
+
+T = TypeVar("T")
+Write = Callable[["Tx"], Any]
+
+LAZY_FLUSH_DELAY = 0.05
+BUSY_RETRY_MAX = 0.05
+
+
+class Tx:
+    """The handle a write function gets: the connection, and the notices it raises."""
+
+    __slots__ = ("conn", "notices", "now_us")
+
+    def __init__(self, conn: sqlite3.Connection, now_us: int) -> None:
+        self.conn = conn
+        self.notices = Notices()
+        self.now_us = now_us
+
+
+class GroupCommitter:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        now_us: Callable[[], int],
+        publish: Callable[[Notices], None],
+        inline: bool,
+    ) -> None:
+        self._conn = conn
+        self._now_us = now_us
+        self._publish = publish
+        self._inline = inline
+        self._queue: list[tuple[Write, asyncio.Future[Any] | None]] = []
+        self._urgent = False
+        self._handle: asyncio.Handle | asyncio.TimerHandle | None = None
+        self._running = False
+        self._busy_delay = 0.001
+        self._executor = None if inline else ThreadPoolExecutor(1, thread_name_prefix="dx-write")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
+    def submit(self, write: Write, *, durable: bool = True) -> asyncio.Future[Any]:
+        """Queue ``write``; the future resolves with its result once the batch is committed."""
+        if self._closed:
+            raise RuntimeError("the store is closed")
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.append((write, future))
+        if durable and not self._urgent:
+            self._urgent = True
+            self._schedule(0)
+        elif self._handle is None and not self._running:
+            self._schedule(LAZY_FLUSH_DELAY)
+        return future
+
+    async def drain(self) -> None:
+        while self._queue or self._running:
+            if self._queue and not self._running:
+                self._urgent = True
+                self._schedule(0)
+            await asyncio.sleep(0.001)
+
+    def close(self) -> None:
+        self._closed = True
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+
+    def _schedule(self, delay: float) -> None:
+        assert self._loop is not None
+        if self._running:
+            return
+        if self._handle is not None:
+            if delay > 0:
+                return
+            self._handle.cancel()
+        if delay <= 0:
+            self._handle = self._loop.call_soon(self._flush)
+        else:
+            self._handle = self._loop.call_later(delay, self._flush)
+
+    def _flush(self) -> None:
+        self._handle = None
+        if self._running or not self._queue:
+            return
+        batch, self._queue = self._queue, []
+        self._urgent = False
+        if self._inline:
+            self._finish(batch, _run_batch(self._conn, batch, self._now_us()))
+            return
+        self._running = True
+        assert self._loop is not None and self._executor is not None
+        done = self._loop.run_in_executor(
+            self._executor, _run_batch, self._conn, batch, self._now_us()
+        )
+        done.add_done_callback(lambda f: self._after_thread(batch, f))
+
+    def _after_thread(self, batch: list[tuple[Write, Any]], done: asyncio.Future[Any]) -> None:
+        self._running = False
+        exc = done.exception()
+        outcome = done.result() if exc is None else _Failed(exc)
+        self._finish(batch, outcome)
+
+    def _finish(self, batch: list[tuple[Write, Any]], outcome: Any) -> None:
+        if isinstance(outcome, _Busy):
+            self._queue[:0] = batch
+            self._busy_delay = min(self._busy_delay * 2, BUSY_RETRY_MAX)
+            self._schedule(self._busy_delay)
+            return
+        self._busy_delay = 0.001
+        if isinstance(outcome, _Failed):
+            for _, future in batch:
+                if future is not None and not future.done():
+                    future.set_exception(outcome.error)
+        else:
+            results, notices = outcome
+            for (_, future), (ok, value) in zip(batch, results, strict=True):
+                if future is None or future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+            if notices.changed:
+                self._publish(notices)
+        if self._queue:
+            self._schedule(0 if self._urgent else LAZY_FLUSH_DELAY)
+
+
+class _Busy:
+    pass
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def _run_batch(conn: sqlite3.Connection, batch: list[tuple[Write, Any]], now_us: int) -> Any:
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return _Busy()
+        return _Failed(exc)
+    tx = Tx(conn, now_us)
+    results: list[tuple[bool, Any]] = []
+    single = len(batch) == 1
+    try:
+        for write, _ in batch:
+            if single:
+                try:
+                    results.append((True, write(tx)))
+                except (sqlite3.OperationalError, sqlite3.DatabaseError):
+                    raise
+                except Exception as exc:
+                    conn.execute("ROLLBACK")
+                    return [(False, exc)], Notices()
+                continue
+            conn.execute("SAVEPOINT w")
+            try:
+                results.append((True, write(tx)))
+                conn.execute("RELEASE w")
+            except (sqlite3.OperationalError, sqlite3.DatabaseError):
+                raise
+            except Exception as exc:
+                conn.execute("ROLLBACK TO w")
+                conn.execute("RELEASE w")
+                results.append((False, exc))
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        return _Failed(exc)
+    tx.notices.changed = True
+    return results, tx.notices

@@ -1,0 +1,108 @@
+"""Opening a Durablex SQLite file: pragmas, identity checks and versioned migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from importlib import resources
+from pathlib import Path
+
+from durablex.store.base import StoreError
+
+# "DXLX": marks a file as a Durablex database, so a foreign SQLite file is refused, not altered.
+APPLICATION_ID = 0x44584C58
+DURABILITY_MODES = ("full", "process")
+
+
+def _migrations() -> list[tuple[int, str]]:
+    folder = resources.files("durablex.store.sqlite") / "migrations"
+    found: list[tuple[int, str]] = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+MIGRATIONS = _migrations()
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def check_durability(value: object) -> str:
+    if value not in DURABILITY_MODES:
+        raise ValueError(
+            f"durability must be one of {', '.join(map(repr, DURABILITY_MODES))}, got {value!r}"
+        )
+    return str(value)
+
+
+def connect(path: Path, *, durability: str, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit) with Durablex's pragmas."""
+    try:
+        conn = sqlite3.connect(
+            str(path), isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+        )
+    except sqlite3.OperationalError as exc:
+        raise StoreError(f"cannot open the SQLite database {str(path)!r}: {exc}") from exc
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal" and str(path) != ":memory:":
+            raise StoreError(f"cannot switch {str(path)!r} to WAL mode (got {mode!r})")
+        conn.execute("PRAGMA synchronous = " + ("FULL" if durability == "full" else "NORMAL"))
+        conn.execute("PRAGMA foreign_keys = OFF")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("PRAGMA cache_size = -32000")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(
+            f"{str(path)!r} is not a usable SQLite database ({exc}); "
+            "point DURABLEX_DB or --db at a Durablex database file or a new path"
+        ) from exc
+    except StoreError:
+        conn.close()
+        raise
+    return conn
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring the schema to SCHEMA_VERSION; refuse foreign files and newer schemas."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise StoreError(f"cannot lock {str(path)!r} to migrate it: {exc}") from exc
+            time.sleep(0.05)
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchone()[0]
+        if app_id != APPLICATION_ID and (tables or version):
+            raise StoreError(
+                f"{str(path)!r} is a SQLite database of another application "
+                f"(application_id={app_id}, {tables} tables); Durablex will not change it"
+            )
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{str(path)!r} has schema version {version}, newer than this Durablex "
+                f"({SCHEMA_VERSION}); upgrade durablex"
+            )
+        for number, script in MIGRATIONS:
+            if number > version:
+                for statement in _statements(script):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _statements(script: str) -> list[str]:
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]

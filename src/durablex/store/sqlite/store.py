@@ -1,0 +1,320 @@
+"""The embedded SQLite store: one file in WAL mode, one group-committing writer, many readers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from durablex.core.clock import Clock, SystemClock
+from durablex.records import AppInfo, Event, Run, SendResult
+from durablex.store.base import (
+    AttemptWrite,
+    ClaimedRun,
+    EventPage,
+    NewChildRun,
+    NewEvent,
+    RunFilter,
+    RunPage,
+    StepRow,
+    WaiterWrite,
+    WorkflowRegistration,
+)
+from durablex.store.notify import Listener, Notices, hub_for
+from durablex.store.sqlite import reads, writes
+from durablex.store.sqlite.committer import GroupCommitter
+from durablex.store.sqlite.connection import check_durability, connect, migrate
+
+T = TypeVar("T")
+
+POLL_INTERVAL = 0.01
+
+
+class SqliteStore:
+    """See ``durablex.store.base.Store``.
+
+    ``inline=True`` runs transactions on the event loop (runners); ``False`` runs them on
+    worker threads so that the caller's loop never waits on the disk (clients, the server).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durability: str = "full",
+        clock: Clock | None = None,
+        inline: bool = True,
+        url: str | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.url = url or f"sqlite:///{self.path}"
+        self.durability = check_durability(durability)
+        self.clock = clock or SystemClock()
+        self.inline = inline
+        self._writer: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._local = threading.local()
+        self._thread_conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._committer: GroupCommitter | None = None
+        self._listener: Listener | None = None
+        self._hub = hub_for(str(self.path.resolve()))
+        self._data_version = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._writer is not None:
+            return
+        if str(self.path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        writer = await asyncio.to_thread(connect, self.path, durability=self.durability)
+        try:
+            await asyncio.to_thread(migrate, writer, self.path)
+            writer.execute("PRAGMA busy_timeout = 20")
+            reader = connect(self.path, durability=self.durability)
+        except BaseException:
+            writer.close()
+            raise
+        self._writer, self._reader = writer, reader
+        self._committer = GroupCommitter(
+            writer, now_us=self.clock.now_us, publish=self._hub.publish, inline=self.inline
+        )
+        self._listener = Listener(asyncio.get_running_loop())
+        self._hub.add(self._listener)
+        self._data_version = self._reader.execute("PRAGMA data_version").fetchone()[0]
+
+    async def close(self) -> None:
+        if self._committer is not None:
+            await self._committer.drain()
+            self._committer.close()
+            self._committer = None
+        if self._listener is not None:
+            self._hub.remove(self._listener)
+            self._listener = None
+        for conn in (self._writer, self._reader, *self._thread_conns):
+            if conn is not None:
+                conn.close()
+        self._writer = self._reader = None
+        self._thread_conns = []
+        self._local = threading.local()
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _write(self, fn: Callable[..., T], *args: Any, durable: bool = True) -> asyncio.Future[T]:
+        if self._committer is None:
+            raise RuntimeError("the store is not open")
+        return self._committer.submit(lambda tx: fn(tx, *args), durable=durable)
+
+    def _thread_reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, durability=self.durability)
+            self._local.conn = conn
+            with self._conns_lock:
+                self._thread_conns.append(conn)
+        return conn
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._reader is None:
+            raise RuntimeError("the store is not open")
+        if self.inline:
+            return fn(self._reader, *args)
+        return await asyncio.to_thread(lambda: fn(self._thread_reader(), *args))
+
+    async def wait_for_change(self, timeout: float) -> Notices | None:
+        assert self._listener is not None and self._reader is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if self._listener.event.is_set():
+                return self._listener.take()
+            version = self._reader.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._data_version:
+                self._data_version = version
+                return Notices(work_due=True, changed=True)
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._listener.event.wait(), timeout=min(POLL_INTERVAL, remaining)
+                )
+
+    # -- registry ----------------------------------------------------------------------
+
+    async def register_runner(
+        self,
+        runner: str,
+        host: str,
+        pid: int,
+        apps: Sequence[str],
+        workflows: Sequence[WorkflowRegistration],
+    ) -> None:
+        await self._write(writes.register_runner, runner, host, pid, apps, workflows)
+
+    async def runner_heartbeat(self, runner: str) -> None:
+        await self._write(writes.runner_heartbeat, runner)
+
+    async def runner_stopped(self, runner: str) -> None:
+        await self._write(writes.runner_stopped, runner)
+
+    # -- claims ------------------------------------------------------------------------
+
+    async def claim(
+        self, runner: str, apps: Sequence[str], limit: int, lease_us: int
+    ) -> list[ClaimedRun]:
+        rows = await self._write(writes.claim, runner, apps, limit, lease_us)
+        return [
+            ClaimedRun(
+                id=r[0],
+                app=r[1],
+                workflow=r[2],
+                fence=r[3],
+                input=r[4],
+                event_id=r[5],
+                parent_run_id=r[6],
+                warnings=tuple(reads._load(r[7]) or ()),
+                created_at_us=r[8],
+                event_name=r[9],
+                event_ts_us=r[10],
+            )
+            for r in rows
+        ]
+
+    async def next_due_us(self, apps: Sequence[str]) -> int | None:
+        return await self._read(reads.next_due_us, apps)
+
+    async def renew_leases(self, runner: str, lease_us: int) -> None:
+        await self._write(writes.renew_leases, runner, lease_us)
+
+    async def held_runs(self, runner: str, run_ids: Sequence[str]) -> set[str]:
+        return await self._read(reads.held_runs, runner, run_ids)
+
+    async def release_runs(self, runner: str) -> None:
+        await self._write(writes.release_runs, runner)
+
+    async def release_run(self, run_id: str, fence: int) -> None:
+        await self._write(writes.release_run, run_id, fence)
+
+    async def load_steps(self, run_id: str) -> list[StepRow]:
+        return await self._read(reads.load_steps, run_id)
+
+    # -- fenced writes -----------------------------------------------------------------
+
+    async def record_step(
+        self,
+        run_id: str,
+        fence: int,
+        step: StepRow,
+        *,
+        attempt: AttemptWrite | None = None,
+        waiter: WaiterWrite | None = None,
+        durable: bool = True,
+    ) -> None:
+        await self._write(writes.record_step, run_id, fence, step, attempt, waiter, durable=durable)
+
+    async def resolve_wait_timeout(
+        self, run_id: str, fence: int, step_id: str
+    ) -> tuple[str, bytes | None]:
+        return await self._write(writes.resolve_wait_timeout, run_id, fence, step_id)
+
+    def complete_sleep_nowait(self, run_id: str, fence: int, step_id: str) -> asyncio.Future[None]:
+        return self._write(writes.complete_sleep, run_id, fence, step_id, durable=False)
+
+    def record_step_nowait(
+        self, run_id: str, fence: int, step: StepRow, *, waiter: WaiterWrite | None = None
+    ) -> asyncio.Future[None]:
+        return self._write(writes.record_step, run_id, fence, step, None, waiter, durable=False)
+
+    async def start_child(self, run_id: str, fence: int, step: StepRow, child: NewChildRun) -> None:
+        await self._write(writes.start_child, run_id, fence, step, child)
+
+    async def emit_event(
+        self, run_id: str, fence: int, step: StepRow, event: NewEvent
+    ) -> SendResult:
+        return await self._write(writes.emit_event, run_id, fence, step, event)
+
+    def add_warning_nowait(self, run_id: str, fence: int, warning: str) -> asyncio.Future[None]:
+        return self._write(writes.add_warning, run_id, fence, warning, durable=False)
+
+    async def park_run(self, run_id: str, fence: int, status: str, due_at_us: int | None) -> bool:
+        return await self._write(writes.park_run, run_id, fence, status, due_at_us)
+
+    async def complete_run(self, run_id: str, fence: int, output: bytes | None) -> None:
+        await self._write(writes.complete_run, run_id, fence, output)
+
+    async def fail_run(
+        self, run_id: str, fence: int, error: dict[str, Any], cancelled_steps: Sequence[StepRow]
+    ) -> None:
+        await self._write(writes.fail_run, run_id, fence, error, cancelled_steps)
+
+    # -- client operations -------------------------------------------------------------
+
+    async def resolve_workflow(
+        self, name: str, app: str | None, calling_app: str | None
+    ) -> tuple[str, str]:
+        def read(conn: sqlite3.Connection) -> tuple[str, str]:
+            return writes.resolve_workflow(_ReadTx(conn), name, app, calling_app)  # type: ignore[arg-type]
+
+        return await self._read(read)
+
+    async def start_run(
+        self,
+        app: str,
+        workflow: str,
+        input: bytes | None,
+        *,
+        runner_pin: str | None = None,
+        rerun_of: str | None = None,
+    ) -> str:
+        return await self._write(writes.start_run, app, workflow, input, runner_pin, rerun_of)
+
+    async def send_event(self, event: NewEvent) -> SendResult:
+        return await self._write(writes.accept_event, event)
+
+    async def cancel_run(self, run_id: str) -> bool:
+        return await self._write(writes.cancel_run, run_id)
+
+    async def resume_run(self, run_id: str) -> None:
+        await self._write(writes.resume_run, run_id)
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def get_run(self, run_id: str, *, with_steps: bool = True) -> Run | None:
+        return await self._read(reads.get_run, run_id, with_steps)
+
+    async def run_statuses(self, run_ids: Sequence[str]) -> dict[str, str]:
+        return await self._read(reads.run_statuses, run_ids)
+
+    async def list_runs(self, filt: RunFilter, limit: int, cursor: str | None) -> RunPage:
+        return await self._read(reads.list_runs, filt, limit, cursor)
+
+    async def list_events(
+        self, name: str | None, limit: int, cursor: str | None, search: str | None = None
+    ) -> EventPage:
+        return await self._read(reads.list_events, name, limit, cursor, search)
+
+    async def get_event(self, event_id: str) -> Event | None:
+        return await self._read(reads.get_event, event_id)
+
+    async def resumed_by_event(self, event_id: str) -> list[str]:
+        return await self._read(reads.resumed_by_event, event_id)
+
+    async def list_apps(self) -> list[AppInfo]:
+        return await self._read(reads.list_apps, self.clock.now_us())
+
+    async def count_runs(self, status: str | None = None) -> int:
+        return await self._read(reads.count_runs, status)
+
+
+class _ReadTx:
+    """Lets read-only helpers written for a Tx run on a reader connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn

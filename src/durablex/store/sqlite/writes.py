@@ -1,0 +1,613 @@
+"""The write transactions of the SQLite store, as functions of a ``Tx``.
+
+Each function is one unit of a group-committed batch. Functions that act for a runner's pass
+check the run's fence first (see ``durablex.store.base``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from durablex.core.ids import new_id
+from durablex.core.matching import matches
+from durablex.errors import AmbiguousWorkflowError, WorkflowNotFoundError
+from durablex.records import INVOKED_EVENT, SendResult
+from durablex.store.base import (
+    AttemptWrite,
+    LeaseLostError,
+    NewChildRun,
+    NewEvent,
+    StepRow,
+    WaiterWrite,
+    WorkflowRegistration,
+)
+from durablex.store.sqlite.committer import Tx
+
+TERMINAL = ("completed", "failed", "cancelled")
+_NOT_TERMINAL = "status NOT IN ('completed', 'failed', 'cancelled')"
+
+
+def _json(value: Any) -> bytes | None:
+    return None if value is None else orjson.dumps(value)
+
+
+def check_fence(tx: Tx, run_id: str, fence: int) -> str:
+    """Raise LeaseLostError unless this pass still holds the run; returns the run's app."""
+    row = tx.conn.execute("SELECT fence, status, app FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        raise LeaseLostError(run_id, "the run no longer exists")
+    if row[0] != fence:
+        raise LeaseLostError(run_id, "the run was taken over or cancelled")
+    if row[1] != "running":
+        raise LeaseLostError(run_id, f"the run is {row[1]}")
+    return str(row[2])
+
+
+_UPSERT_STEP = """
+INSERT INTO steps (run_id, step_id, seq, kind, status, attempts, input, output, error, after,
+                   started_at, ended_at, wake_at, child_run_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (run_id, step_id) DO UPDATE SET
+    status = excluded.status, attempts = excluded.attempts, input = excluded.input,
+    output = excluded.output, error = excluded.error, after = excluded.after,
+    started_at = coalesce(steps.started_at, excluded.started_at), ended_at = excluded.ended_at,
+    wake_at = excluded.wake_at, child_run_id = excluded.child_run_id
+"""
+
+
+def _step_params(run_id: str, step: StepRow) -> tuple[Any, ...]:
+    return (
+        run_id,
+        step.step_id,
+        step.seq,
+        step.kind,
+        step.status,
+        step.attempts,
+        step.input,
+        step.output,
+        _json(step.error),
+        orjson.dumps(step.after),
+        step.started_at_us,
+        step.ended_at_us,
+        step.wake_at_us,
+        step.child_run_id,
+    )
+
+
+def upsert_step(tx: Tx, run_id: str, step: StepRow) -> None:
+    tx.conn.execute(_UPSERT_STEP, _step_params(run_id, step))
+
+
+def record_step(
+    tx: Tx,
+    run_id: str,
+    fence: int,
+    step: StepRow,
+    attempt: AttemptWrite | None,
+    waiter: WaiterWrite | None,
+) -> None:
+    app = check_fence(tx, run_id, fence)
+    upsert_step(tx, run_id, step)
+    if attempt is not None:
+        tx.conn.execute(
+            "INSERT OR REPLACE INTO attempts (run_id, step_id, number, started_at, ended_at, error)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                run_id,
+                step.step_id,
+                attempt.number,
+                attempt.started_at_us,
+                attempt.ended_at_us,
+                _json(attempt.error),
+            ),
+        )
+    if waiter is not None:
+        tx.conn.execute(
+            "INSERT OR REPLACE INTO waiters (run_id, step_id, event_name, app, match)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (run_id, step.step_id, waiter.event_name, app, _json(waiter.match)),
+        )
+
+
+def resolve_wait_timeout(tx: Tx, run_id: str, fence: int, step_id: str) -> tuple[str, Any]:
+    check_fence(tx, run_id, fence)
+    tx.conn.execute(
+        "UPDATE steps SET status = 'completed', output = NULL, ended_at = ?, wake_at = NULL"
+        " WHERE run_id = ? AND step_id = ? AND status = 'waiting'",
+        (tx.now_us, run_id, step_id),
+    )
+    tx.conn.execute("DELETE FROM waiters WHERE run_id = ? AND step_id = ?", (run_id, step_id))
+    row = tx.conn.execute(
+        "SELECT status, output FROM steps WHERE run_id = ? AND step_id = ?", (run_id, step_id)
+    ).fetchone()
+    return (str(row[0]), row[1]) if row else ("completed", None)
+
+
+def complete_sleep(tx: Tx, run_id: str, fence: int, step_id: str) -> None:
+    check_fence(tx, run_id, fence)
+    tx.conn.execute(
+        "UPDATE steps SET status = 'completed', ended_at = ? "
+        "WHERE run_id = ? AND step_id = ? AND status = 'sleeping'",
+        (tx.now_us, run_id, step_id),
+    )
+
+
+def add_warning(tx: Tx, run_id: str, fence: int, warning: str) -> None:
+    check_fence(tx, run_id, fence)
+    row = tx.conn.execute("SELECT warnings FROM runs WHERE id = ?", (run_id,)).fetchone()
+    warnings: list[str] = orjson.loads(row[0]) if row and row[0] else []
+    if warning not in warnings:
+        warnings.append(warning)
+        tx.conn.execute(
+            "UPDATE runs SET warnings = ? WHERE id = ?", (orjson.dumps(warnings), run_id)
+        )
+
+
+# -- runs -------------------------------------------------------------------------------
+
+
+def insert_event_row(
+    tx: Tx,
+    event_id: str,
+    name: str,
+    data: bytes | None,
+    app: str | None,
+    source_run_id: str | None = None,
+    source_step_id: str | None = None,
+) -> None:
+    tx.conn.execute(
+        "INSERT INTO events (id, name, data, app, ts, source_run_id, source_step_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (event_id, name, data, app, tx.now_us, source_run_id, source_step_id),
+    )
+
+
+def insert_run(
+    tx: Tx,
+    *,
+    app: str,
+    workflow: str,
+    input: bytes | None,
+    event_id: str,
+    run_id: str | None = None,
+    parent_run_id: str | None = None,
+    parent_step_id: str | None = None,
+    runner_pin: str | None = None,
+    rerun_of: str | None = None,
+) -> str:
+    run_id = run_id or new_id()
+    tx.conn.execute(
+        "INSERT INTO runs (id, app, workflow, status, input, event_id, parent_run_id,"
+        " parent_step_id, rerun_of, runner_pin, created_at, due_at)"
+        " VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            run_id,
+            app,
+            workflow,
+            input,
+            event_id,
+            parent_run_id,
+            parent_step_id,
+            rerun_of,
+            runner_pin,
+            tx.now_us,
+            tx.now_us,
+        ),
+    )
+    tx.notices.work_due = True
+    return run_id
+
+
+def resolve_workflow(
+    tx: Tx, name: str, app: str | None, calling_app: str | None
+) -> tuple[str, str]:
+    """Which (app, workflow) a name means: the given app, else the caller's, else the only one."""
+    conn = tx.conn
+    if app is not None:
+        row = conn.execute(
+            "SELECT 1 FROM workflows WHERE app = ? AND name = ?", (app, name)
+        ).fetchone()
+        if row is None:
+            raise WorkflowNotFoundError(workflow=name, app=app)
+        return app, name
+    apps = [r[0] for r in conn.execute("SELECT app FROM workflows WHERE name = ?", (name,))]
+    if calling_app is not None and calling_app in apps:
+        return calling_app, name
+    if not apps:
+        raise WorkflowNotFoundError(workflow=name)
+    if len(apps) > 1:
+        raise AmbiguousWorkflowError(workflow=name, apps=apps)
+    return apps[0], name
+
+
+def start_run(
+    tx: Tx,
+    app: str,
+    workflow: str,
+    input: bytes | None,
+    runner_pin: str | None,
+    rerun_of: str | None,
+) -> str:
+    resolve_workflow(tx, workflow, app, None)
+    event_id = new_id()
+    insert_event_row(tx, event_id, INVOKED_EVENT, input, app)
+    run_id = insert_run(
+        tx,
+        app=app,
+        workflow=workflow,
+        input=input,
+        event_id=event_id,
+        runner_pin=runner_pin,
+        rerun_of=rerun_of,
+    )
+    tx.conn.execute(
+        "UPDATE events SET started_runs = ? WHERE id = ?", (orjson.dumps([run_id]), event_id)
+    )
+    return run_id
+
+
+def start_child(tx: Tx, run_id: str, fence: int, step: StepRow, child: NewChildRun) -> None:
+    check_fence(tx, run_id, fence)
+    upsert_step(tx, run_id, step)
+    event_id = new_id()
+    insert_event_row(tx, event_id, INVOKED_EVENT, child.input, child.app, run_id, step.step_id)
+    insert_run(
+        tx,
+        app=child.app,
+        workflow=child.workflow,
+        input=child.input,
+        event_id=event_id,
+        run_id=child.run_id,
+        parent_run_id=run_id,
+        parent_step_id=step.step_id,
+        runner_pin=child.runner_pin,
+    )
+    tx.conn.execute(
+        "UPDATE events SET started_runs = ? WHERE id = ?",
+        (orjson.dumps([child.run_id]), event_id),
+    )
+
+
+# -- events -----------------------------------------------------------------------------
+
+
+def wake_runs(tx: Tx, run_ids: Sequence[str]) -> None:
+    """Make parked runs due now; a run held by a pass is flagged to run again instead."""
+    if not run_ids:
+        return
+    tx.conn.executemany(
+        "UPDATE runs SET"
+        " wake_pending = CASE WHEN lease_owner IS NULL THEN wake_pending ELSE 1 END,"
+        " status = CASE WHEN lease_owner IS NULL THEN 'queued' ELSE status END,"
+        " due_at = CASE WHEN lease_owner IS NULL THEN ? ELSE due_at END"
+        f" WHERE id = ? AND {_NOT_TERMINAL}",
+        [(tx.now_us, run_id) for run_id in run_ids],
+    )
+    tx.notices.work_due = True
+
+
+def accept_event(
+    tx: Tx,
+    event: NewEvent,
+    source_run_id: str | None = None,
+    source_step_id: str | None = None,
+) -> SendResult:
+    """Store an event, start the runs it triggers and resume every waiter parked on it."""
+    conn = tx.conn
+    existing = conn.execute(
+        "SELECT started_runs, resumed FROM events WHERE id = ?", (event.event_id,)
+    ).fetchone()
+    if existing is not None:
+        started = orjson.loads(existing[0]) if existing[0] else []
+        return SendResult(event_id=event.event_id, run_ids=started, resumed=int(existing[1]))
+    insert_event_row(
+        tx, event.event_id, event.name, event.data, event.app, source_run_id, source_step_id
+    )
+    if event.app is None:
+        triggered = conn.execute(
+            "SELECT app, workflow FROM triggers WHERE event_name = ? ORDER BY app, workflow",
+            (event.name,),
+        ).fetchall()
+    else:
+        triggered = conn.execute(
+            "SELECT app, workflow FROM triggers WHERE event_name = ? AND app = ? ORDER BY workflow",
+            (event.name, event.app),
+        ).fetchall()
+    started = [
+        insert_run(tx, app=app, workflow=workflow, input=event.data, event_id=event.event_id)
+        for app, workflow in triggered
+    ]
+    resumed = _resolve_waiters(tx, event)
+    conn.execute(
+        "UPDATE events SET started_runs = ?, resumed = ? WHERE id = ?",
+        (orjson.dumps(started), resumed, event.event_id),
+    )
+    return SendResult(event_id=event.event_id, run_ids=started, resumed=resumed)
+
+
+def _resolve_waiters(tx: Tx, event: NewEvent) -> int:
+    conn = tx.conn
+    if event.app is None:
+        rows = conn.execute(
+            "SELECT run_id, step_id, match FROM waiters WHERE event_name = ?", (event.name,)
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            "SELECT run_id, step_id, match FROM waiters WHERE event_name = ? AND app = ?",
+            (event.name, event.app),
+        ).fetchall()
+    if not rows:
+        return 0
+    data: Any = None
+    if any(row[2] is not None for row in rows):
+        data = orjson.loads(event.data) if event.data is not None else None
+    chosen = [
+        (row[0], row[1]) for row in rows if row[2] is None or matches(orjson.loads(row[2]), data)
+    ]
+    if not chosen:
+        return 0
+    conn.executemany(
+        "UPDATE steps SET status = 'completed', output = ?, ended_at = ?, wake_at = NULL,"
+        " event_id = ? WHERE run_id = ? AND step_id = ? AND status = 'waiting'",
+        [(event.data, tx.now_us, event.event_id, run_id, step_id) for run_id, step_id in chosen],
+    )
+    conn.executemany("DELETE FROM waiters WHERE run_id = ? AND step_id = ?", chosen)
+    wake_runs(tx, list(dict.fromkeys(run_id for run_id, _ in chosen)))
+    return len(chosen)
+
+
+def emit_event(tx: Tx, run_id: str, fence: int, step: StepRow, event: NewEvent) -> SendResult:
+    check_fence(tx, run_id, fence)
+    upsert_step(tx, run_id, step)
+    return accept_event(tx, event, run_id, step.step_id)
+
+
+# -- ends of runs -----------------------------------------------------------------------
+
+
+def _cancel_open_steps(tx: Tx, run_id: str) -> None:
+    tx.conn.execute(
+        "UPDATE steps SET status = 'cancelled', ended_at = coalesce(ended_at, ?), wake_at = NULL"
+        " WHERE run_id = ? AND status IN ('running', 'sleeping', 'waiting')",
+        (tx.now_us, run_id),
+    )
+    tx.conn.execute("DELETE FROM waiters WHERE run_id = ?", (run_id,))
+
+
+def _end_run(
+    tx: Tx, run_id: str, status: str, output: bytes | None, error: dict[str, Any] | None
+) -> None:
+    tx.conn.execute(
+        "UPDATE runs SET status = ?, output = ?, error = ?, ended_at = ?, due_at = NULL,"
+        " lease_owner = NULL, lease_expires_at = NULL, wake_pending = 0 WHERE id = ?",
+        (status, output, _json(error), tx.now_us, run_id),
+    )
+    tx.notices.terminal.add(run_id)
+    _cancel_open_steps(tx, run_id)
+    _cancel_children(tx, run_id)
+    _report_to_parent(tx, run_id, status, output, error)
+
+
+def _cancel_children(tx: Tx, run_id: str) -> None:
+    children = [
+        r[0]
+        for r in tx.conn.execute(
+            f"SELECT id FROM runs WHERE parent_run_id = ? AND {_NOT_TERMINAL}", (run_id,)
+        )
+    ]
+    for child in children:
+        tx.conn.execute(
+            "UPDATE runs SET status = 'cancelled', ended_at = ?, due_at = NULL,"
+            " lease_owner = NULL, lease_expires_at = NULL, fence = fence + 1 WHERE id = ?",
+            (tx.now_us, child),
+        )
+        tx.notices.terminal.add(child)
+        _cancel_open_steps(tx, child)
+        _cancel_children(tx, child)
+
+
+def _report_to_parent(
+    tx: Tx, run_id: str, status: str, output: bytes | None, error: dict[str, Any] | None
+) -> None:
+    row = tx.conn.execute(
+        "SELECT parent_run_id, parent_step_id FROM runs WHERE id = ?", (run_id,)
+    ).fetchone()
+    if row is None or row[0] is None:
+        return
+    parent_id, step_id = row
+    if status == "completed":
+        tx.conn.execute(
+            "UPDATE steps SET status = 'completed', output = ?, ended_at = ?"
+            " WHERE run_id = ? AND step_id = ? AND status = 'waiting' AND child_run_id = ?",
+            (output, tx.now_us, parent_id, step_id, run_id),
+        )
+    else:
+        if status == "cancelled":
+            message = f"child run {run_id} was cancelled"
+        else:
+            detail = error or {}
+            message = (
+                f"child run {run_id} failed with {detail.get('type', 'Error')}: "
+                f"{detail.get('message', '')}"
+            )
+        step_error = {
+            "type": "ChildWorkflowFailedError",
+            "message": message,
+            "traceback": None,
+            "child_run_id": run_id,
+        }
+        tx.conn.execute(
+            "UPDATE steps SET status = 'failed', error = ?, ended_at = ?"
+            " WHERE run_id = ? AND step_id = ? AND status = 'waiting' AND child_run_id = ?",
+            (orjson.dumps(step_error), tx.now_us, parent_id, step_id, run_id),
+        )
+    wake_runs(tx, [parent_id])
+
+
+def complete_run(tx: Tx, run_id: str, fence: int, output: bytes | None) -> None:
+    check_fence(tx, run_id, fence)
+    _end_run(tx, run_id, "completed", output, None)
+
+
+def fail_run(
+    tx: Tx,
+    run_id: str,
+    fence: int,
+    error: dict[str, Any],
+    cancelled_steps: Sequence[StepRow],
+) -> None:
+    check_fence(tx, run_id, fence)
+    for step in cancelled_steps:
+        tx.conn.execute(
+            _UPSERT_STEP + " WHERE steps.status NOT IN ('completed', 'failed')",
+            _step_params(run_id, step),
+        )
+    _end_run(tx, run_id, "failed", None, error)
+
+
+def cancel_run(tx: Tx, run_id: str) -> bool:
+    row = tx.conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        raise LookupError(f"no run with id {run_id!r}")
+    if row[0] in TERMINAL:
+        return False
+    tx.conn.execute("UPDATE runs SET fence = fence + 1 WHERE id = ?", (run_id,))
+    _end_run(tx, run_id, "cancelled", None, None)
+    return True
+
+
+def resume_run(tx: Tx, run_id: str) -> None:
+    row = tx.conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        raise LookupError(f"no run with id {run_id!r}")
+    if row[0] != "failed":
+        raise ValueError(f"only a failed run can be resumed; run {run_id} is {row[0]}")
+    tx.conn.execute(
+        "DELETE FROM steps WHERE run_id = ? AND status IN ('failed', 'cancelled')", (run_id,)
+    )
+    tx.conn.execute(
+        "UPDATE runs SET status = 'queued', output = NULL, error = NULL, ended_at = NULL,"
+        " due_at = ?, lease_owner = NULL, lease_expires_at = NULL, wake_pending = 0,"
+        " fence = fence + 1 WHERE id = ?",
+        (tx.now_us, run_id),
+    )
+    tx.notices.work_due = True
+
+
+def park_run(tx: Tx, run_id: str, fence: int, status: str, due_at_us: int | None) -> bool:
+    check_fence(tx, run_id, fence)
+    pending = tx.conn.execute("SELECT wake_pending FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if pending and pending[0]:
+        tx.conn.execute("UPDATE runs SET wake_pending = 0 WHERE id = ?", (run_id,))
+        return False
+    tx.conn.execute(
+        "UPDATE runs SET status = ?, due_at = ?, lease_owner = NULL, lease_expires_at = NULL"
+        " WHERE id = ?",
+        (status, due_at_us, run_id),
+    )
+    if due_at_us is not None:
+        tx.notices.work_due = True
+    return True
+
+
+# -- claims and leases ------------------------------------------------------------------
+
+
+def claim(
+    tx: Tx, runner: str, apps: Sequence[str], limit: int, lease_us: int
+) -> list[tuple[Any, ...]]:
+    now = tx.now_us
+    expires = now + lease_us
+    marks = ",".join("?" * len(apps))
+    rows = tx.conn.execute(
+        "UPDATE runs SET status = 'running', lease_owner = ?, lease_expires_at = ?, due_at = ?,"
+        " fence = fence + 1, wake_pending = 0, started_at = coalesce(started_at, ?),"
+        " last_runner = ?"
+        " WHERE id IN (SELECT id FROM runs WHERE due_at <= ? AND app IN (" + marks + ")"
+        " AND (runner_pin IS NULL OR runner_pin = ?)"
+        " AND (lease_expires_at IS NULL OR lease_expires_at <= ?)"
+        f" AND {_NOT_TERMINAL} ORDER BY due_at LIMIT ?)"
+        " RETURNING id, app, workflow, fence, input, event_id, parent_run_id, warnings,"
+        " created_at",
+        (expires, runner, expires, now, runner, now, *apps, runner, now, limit),
+    ).fetchall()
+    claimed: list[tuple[Any, ...]] = []
+    for row in rows:
+        event = tx.conn.execute("SELECT name, ts FROM events WHERE id = ?", (row[5],)).fetchone()
+        name, ts = (event[0], event[1]) if event else (INVOKED_EVENT, row[8])
+        claimed.append((*row, name, ts))
+    return claimed
+
+
+def renew_leases(tx: Tx, runner: str, lease_us: int) -> None:
+    expires = tx.now_us + lease_us
+    tx.conn.execute(
+        "UPDATE runs SET lease_expires_at = ?, due_at = ? WHERE lease_owner = ?"
+        " AND status = 'running'",
+        (expires, expires, runner),
+    )
+
+
+def release_runs(tx: Tx, runner: str) -> None:
+    tx.conn.execute(
+        "UPDATE runs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,"
+        " due_at = ?, wake_pending = 0 WHERE lease_owner = ? AND status = 'running'",
+        (tx.now_us, runner),
+    )
+    tx.notices.work_due = True
+
+
+def release_run(tx: Tx, run_id: str, fence: int) -> None:
+    tx.conn.execute(
+        "UPDATE runs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,"
+        " due_at = ?, wake_pending = 0 WHERE id = ? AND fence = ? AND status = 'running'",
+        (tx.now_us, run_id, fence),
+    )
+    tx.notices.work_due = True
+
+
+# -- registry ---------------------------------------------------------------------------
+
+
+def register_runner(
+    tx: Tx,
+    runner: str,
+    host: str,
+    pid: int,
+    apps: Sequence[str],
+    workflows: Sequence[WorkflowRegistration],
+) -> None:
+    conn = tx.conn
+    conn.execute(
+        "INSERT INTO runners (name, apps, host, pid, started_at, heartbeat_at, stopped_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (name) DO UPDATE SET apps = excluded.apps,"
+        " host = excluded.host, pid = excluded.pid, started_at = excluded.started_at,"
+        " heartbeat_at = excluded.heartbeat_at, stopped_at = NULL",
+        (runner, orjson.dumps(list(apps)), host, pid, tx.now_us, tx.now_us),
+    )
+    for app in apps:
+        conn.execute("DELETE FROM workflows WHERE app = ?", (app,))
+        conn.execute("DELETE FROM triggers WHERE app = ?", (app,))
+    for wf in workflows:
+        conn.execute(
+            "INSERT INTO workflows (app, name, triggers, updated_at) VALUES (?, ?, ?, ?)",
+            (wf.app, wf.name, orjson.dumps(list(wf.triggers)), tx.now_us),
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO triggers (event_name, app, workflow) VALUES (?, ?, ?)",
+            [(name, wf.app, wf.name) for name in wf.triggers],
+        )
+
+
+def runner_heartbeat(tx: Tx, runner: str) -> None:
+    tx.conn.execute("UPDATE runners SET heartbeat_at = ? WHERE name = ?", (tx.now_us, runner))
+
+
+def runner_stopped(tx: Tx, runner: str) -> None:
+    tx.conn.execute(
+        "UPDATE runners SET stopped_at = ?, heartbeat_at = ? WHERE name = ?",
+        (tx.now_us, tx.now_us, runner),
+    )

@@ -1,0 +1,286 @@
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from durablex.core.serialization import (
+    DEFAULT_MAX_BYTES,
+    decode,
+    encode,
+    json_form,
+    to_jsonable,
+)
+from durablex.errors import SerializationError
+
+
+class Color(enum.Enum):
+    RED = "red"
+    PAIR = (1, 2)
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+class Kind(enum.StrEnum):
+    A = "a"
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: float
+    label: str = "p"
+
+
+@dataclasses.dataclass
+class Shape:
+    points: list[Point]
+    when: datetime
+    tags: Any = None
+
+
+class FakeModel:
+    """Duck-typed stand-in for a pydantic v2 model."""
+
+    def __init__(self, **fields: Any) -> None:
+        self.fields = fields
+        self.calls: list[dict[str, Any]] = []
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(kwargs)
+        return dict(self.fields)
+
+
+class BrokenModel:
+    def model_dump(self, **kwargs: Any) -> Any:
+        raise RuntimeError("cannot dump")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"a": 1, "b": "x"}, {"a": 1, "b": "x"}),
+        ([1, 2.5, True, None, "s"], [1, 2.5, True, None, "s"]),
+        ((1, (2, 3)), [1, [2, 3]]),
+        ({"nested": {"t": (1,)}}, {"nested": {"t": [1]}}),
+        (datetime(2026, 1, 1, 12, 0, tzinfo=UTC), "2026-01-01T12:00:00+00:00"),
+        (datetime(2026, 1, 1, 12, 0), "2026-01-01T12:00:00"),
+        (date(2026, 1, 1), "2026-01-01"),
+        (UUID(int=1), "00000000-0000-0000-0000-000000000001"),
+        (Decimal("1.10"), "1.10"),
+        (Color.RED, "red"),
+        (Color.PAIR, [1, 2]),
+        (Level.HIGH, 3),
+        ({Kind.A: Kind.A}, {"a": "a"}),
+        (Point(1, 2.0), {"x": 1, "y": 2.0, "label": "p"}),
+        (
+            Shape([Point(0, 0.5)], datetime(2026, 1, 1), (1,)),
+            {
+                "points": [{"x": 0, "y": 0.5, "label": "p"}],
+                "when": "2026-01-01T00:00:00",
+                "tags": [1],
+            },
+        ),
+        (FakeModel(a=1, b=[1, 2]), {"a": 1, "b": [1, 2]}),
+        (2**64 - 1, 2**64 - 1),
+        (-(2**63), -(2**63)),
+        (-0.0, -0.0),
+        ("", ""),
+    ],
+)
+def test_to_jsonable_accepted(value: object, expected: Any) -> None:
+    result = to_jsonable(value)
+    assert result == expected
+    assert orjson.loads(orjson.dumps(result)) == expected
+
+
+def test_exact_types_are_returned() -> None:
+    result = to_jsonable({Kind.A: [Level.HIGH, Kind.A]})
+    key = next(iter(result))
+    assert type(key) is str
+    assert type(result[key][0]) is int
+    assert type(result[key][1]) is str
+
+
+def test_pydantic_models_are_dumped_in_json_mode() -> None:
+    model = FakeModel(a=1)
+    to_jsonable(model)
+    assert model.calls == [{"mode": "json"}]
+
+
+def test_model_dump_output_is_checked_too() -> None:
+    with pytest.raises(SerializationError, match=r"value of type set at \$\.bad"):
+        to_jsonable(FakeModel(bad={1}))
+
+
+def test_model_dump_failure_is_a_serialization_error() -> None:
+    with pytest.raises(SerializationError, match="cannot dump"):
+        to_jsonable(BrokenModel())
+
+
+def test_dataclass_class_itself_is_not_json() -> None:
+    with pytest.raises(SerializationError, match="type"):
+        to_jsonable(Point)
+
+
+@pytest.mark.parametrize(
+    ("value", "type_name", "path"),
+    [
+        ({1, 2}, "set", "$"),
+        ({"tags": {1}}, "set", "$.tags"),
+        ({"items": [1, 2, {3}]}, "set", "$.items[2]"),
+        (b"raw", "bytes", "$"),
+        ({"a": [{"b": object()}]}, "object", "$.a[0].b"),
+        ({"f": len}, "builtin_function_or_method", "$.f"),
+        ({"a b": frozenset()}, "frozenset", '$["a b"]'),
+        (
+            [Point(1, 2.0), Shape([Point(1, math.nan)], datetime(2026, 1, 1))],
+            "nan",
+            "$[1].points[0].y",
+        ),
+        ({"x": math.inf}, "inf", "$.x"),
+        ({"x": -math.inf}, "-inf", "$.x"),
+        ({"big": 2**64}, "64-bit", "$.big"),
+        ({"small": -(2**63) - 1}, "64-bit", "$.small"),
+        ({"c": 1j}, "complex", "$.c"),
+        ({"k": {1: "x"}}, "int", "$.k"),
+        ({"k": {(1, 2): "x"}}, "tuple", "$.k"),
+        ({"k": {None: "x"}}, "NoneType", "$.k"),
+    ],
+)
+def test_not_json(value: object, type_name: str, path: str) -> None:
+    with pytest.raises(SerializationError) as info:
+        to_jsonable(value)
+    message = str(info.value)
+    assert type_name in message
+    assert message.endswith(f"at {path}")
+    assert isinstance(info.value, TypeError)
+
+
+def test_user_class_is_named_with_its_module() -> None:
+    class Custom:
+        pass
+
+    with pytest.raises(SerializationError, match=r"test_serialization\..*Custom at \$\.c"):
+        to_jsonable({"c": Custom()})
+
+
+def test_cycles_and_deep_nesting_are_errors() -> None:
+    cyclic: list[Any] = []
+    cyclic.append(cyclic)
+    with pytest.raises(SerializationError, match="cycle"):
+        to_jsonable(cyclic)
+    d: dict[str, Any] = {}
+    d["self"] = d
+    with pytest.raises(SerializationError, match="deeper than 200"):
+        encode(d)
+    deep: Any = 1
+    for _ in range(300):
+        deep = [deep]
+    with pytest.raises(SerializationError, match="deeper than 200"):
+        to_jsonable(deep)
+
+
+def test_nesting_up_to_the_limit_is_fine() -> None:
+    deep: Any = 1
+    for _ in range(200):
+        deep = [deep]
+    assert to_jsonable(deep) == deep
+
+
+def test_encode_names_step_and_what() -> None:
+    with pytest.raises(SerializationError) as info:
+        encode({"tags": {"a"}}, step_id="charge")
+    assert str(info.value) == "step 'charge': output is not JSON: value of type set at $.tags"
+    assert info.value.step_id == "charge"
+
+    with pytest.raises(SerializationError) as info:
+        encode([b"x"], what="input")
+    assert str(info.value) == "input is not JSON: value of type bytes at $[0]"
+    assert info.value.step_id is None
+
+
+def test_encode_size_limit() -> None:
+    value = {"s": "x" * 100}
+    size = len(orjson.dumps(value))
+    assert encode(value, max_bytes=size) == orjson.dumps(value)
+    with pytest.raises(SerializationError) as info:
+        encode(value, step_id="big", what="output", max_bytes=size - 1)
+    message = str(info.value)
+    assert "step 'big'" in message and "output" in message
+    assert f"{size} bytes" in message and f"{size - 1} bytes" in message
+    assert info.value.step_id == "big"
+
+
+def test_default_limit_is_4_mib() -> None:
+    assert DEFAULT_MAX_BYTES == 4 * 1024 * 1024
+    encode("x" * (DEFAULT_MAX_BYTES - 2))
+    with pytest.raises(SerializationError, match="too large"):
+        encode("x" * (DEFAULT_MAX_BYTES - 1))
+
+
+def test_orjson_errors_become_serialization_errors() -> None:
+    with pytest.raises(SerializationError, match="step 's'"):
+        encode({"bad": "\ud800"}, step_id="s")
+
+
+def test_decode() -> None:
+    assert decode(None) is None
+    assert decode(b'{"a":[1,2.5,null]}') == {"a": [1, 2.5, None]}
+    assert decode('"x"') == "x"
+    assert decode(b"null") is None
+
+
+def test_json_form_is_the_stored_form() -> None:
+    value = {"t": (1, 2), "when": date(2026, 1, 1), "p": Point(1, 2.0)}
+    assert json_form(value) == {
+        "t": [1, 2],
+        "when": "2026-01-01",
+        "p": {"x": 1, "y": 2.0, "label": "p"},
+    }
+    with pytest.raises(SerializationError, match="step 'j'"):
+        json_form({1}, step_id="j")
+
+
+json_text = st.text(alphabet=st.characters(exclude_categories=["Cs"]))
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | json_text,
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.tuples(children, children)
+        | st.dictionaries(
+            st.text(alphabet=st.characters(exclude_categories=["Cs"])), children, max_size=5
+        )
+    ),
+    max_leaves=30,
+)
+
+
+@given(json_values)
+def test_to_jsonable_output_round_trips_through_orjson(value: Any) -> None:
+    normalized = to_jsonable(value)
+    assert orjson.loads(orjson.dumps(normalized)) == normalized
+    assert to_jsonable(normalized) == normalized  # idempotent
+    assert json_form(value) == normalized
+    assert decode(encode(value)) == normalized
+
+
+@given(json_values, st.sampled_from([set(), b"", object(), math.nan, 1j]))
+def test_a_bad_leaf_anywhere_is_found(value: Any, bad: object) -> None:
+    with pytest.raises(SerializationError):
+        to_jsonable({"wrapper": [value, bad]})
