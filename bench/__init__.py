@@ -1,0 +1,1 @@
+"""Durablex benchmark suite: ``python -m bench --help``. See bench/README.md."""

@@ -1,0 +1,73 @@
+"""Physical limits: how fast Python's sqlite3 commits rows to a WAL file on this machine.
+
+The durablex figures are reported as ratios to these, measured in the same invocation.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+PAYLOAD = b'{"i": 123456, "pad": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}'
+
+
+def raw_commit(path: Path, *, synchronous: str, rows: int, batch: int) -> dict[str, Any]:
+    """Insert ``rows`` rows, ``batch`` per ``BEGIN IMMEDIATE … COMMIT``; return the rates."""
+    if path.exists():
+        path.unlink()
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+        conn.execute("CREATE TABLE t (id TEXT PRIMARY KEY, seq INTEGER, data BLOB) WITHOUT ROWID")
+        insert = "INSERT INTO t (id, seq, data) VALUES (?, ?, ?)"
+        # warm up: a few commits so that the WAL file exists and is sized
+        for i in range(20):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(insert, (f"w{i}", i, PAYLOAD))
+            conn.execute("COMMIT")
+        commits = max(1, rows // batch)
+        t0 = time.perf_counter()
+        n = 0
+        for _ in range(commits):
+            conn.execute("BEGIN IMMEDIATE")
+            for _ in range(batch):
+                conn.execute(insert, (f"r{n:09d}", n, PAYLOAD))
+                n += 1
+            conn.execute("COMMIT")
+        wall = time.perf_counter() - t0
+    finally:
+        conn.close()
+        for suffix in ("", "-wal", "-shm"):
+            p = Path(str(path) + suffix)
+            if p.exists():
+                os.unlink(p)
+    return {
+        "rows": n,
+        "batch": batch,
+        "synchronous": synchronous,
+        "wall_s": round(wall, 4),
+        "rows_per_s": round(n / wall, 1),
+        "commits_per_s": round(commits / wall, 1),
+        "commit_ms": round(wall / commits * 1000, 4),
+    }
+
+
+RAW_CASES = (
+    # (workload name, synchronous, batch)
+    ("raw_commit", "FULL", 1),
+    ("raw_batch", "FULL", 100),
+    ("raw_commit_normal", "NORMAL", 1),
+    ("raw_batch_normal", "NORMAL", 100),
+)
+
+
+def measure_all(tmpdir: Path, rows: int, batch_rows: int) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for name, sync, batch in RAW_CASES:
+        n = rows if batch == 1 else batch_rows
+        out.append((name, raw_commit(tmpdir / f"{name}.db", synchronous=sync, rows=n, batch=batch)))
+    return out

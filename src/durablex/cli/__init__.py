@@ -1,0 +1,1 @@
+"""The ``durablex`` command line."""
