@@ -137,6 +137,7 @@ class AsyncClient:
             async with self._open_lock:
                 if not self._opened:
                     await self._store.open()
+                    self._store.listen_for(work=False, terminal=True)
                     self._opened = True
         return self._store
 
@@ -257,7 +258,12 @@ class AsyncClient:
             remaining = STATUS_POLL if deadline is None else deadline - loop.time()
             if remaining <= 0:
                 raise TimeoutError(f"run {run_id} is still {status} after {timeout} seconds")
-            await store.wait_for_change(min(remaining, STATUS_POLL))
+            notices = await store.wait_for_change(min(remaining, STATUS_POLL))
+            while notices is not None and notices.terminal and run_id not in notices.terminal:
+                remaining = STATUS_POLL if deadline is None else deadline - loop.time()
+                if remaining <= 0:
+                    break
+                notices = await store.wait_for_change(min(remaining, STATUS_POLL))
 
 
 class Client:
@@ -335,6 +341,21 @@ class Client:
         return self._call(
             self._async.list_runs(status=status, workflow=workflow, app=app, limit=limit)
         )
+
+    def list_events(
+        self,
+        *,
+        name: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+        search: str | None = None,
+    ) -> EventPage:
+        return self._call(
+            self._async.list_events(name=name, limit=limit, cursor=cursor, search=search)
+        )
+
+    def get_event(self, event_id: str) -> Event | None:
+        return self._call(self._async.get_event(event_id))
 
     def cancel(self, run_id: str) -> bool:
         return self._call(self._async.cancel(run_id))

@@ -9,7 +9,6 @@ import os
 import secrets
 import signal
 import socket
-from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 
@@ -19,6 +18,7 @@ from durablex.core.durations import parse_duration
 from durablex.core.serialization import DEFAULT_MAX_BYTES
 from durablex.core.times import us_to_datetime
 from durablex.records import Event
+from durablex.runner.threads import StepThreads
 from durablex.runtime import branches
 from durablex.runtime.context import Context, Steps
 from durablex.runtime.execution import Outcome, RunPass
@@ -87,7 +87,7 @@ class Runner:
         self.grace = grace
         self.store: Store = open_store(db, clock=self.clock, inline=True, durability=durability)
         self._threads = threads or min(64, concurrency)
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: StepThreads | None = None
         self._active: dict[str, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -118,8 +118,9 @@ class Runner:
         self._stopping = asyncio.Event()
         self._kick = asyncio.Event()
         branches.install(asyncio.get_running_loop())
-        self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="durablex-step")
+        self._executor = StepThreads(self._threads, name="durablex-step")
         await self.store.open()
+        self.store.listen_for(work=True, terminal=False)
         workflows = [
             WorkflowRegistration(app=spec.app, name=spec.name, triggers=spec.triggers)
             for app in self.apps.values()
@@ -291,7 +292,7 @@ class Runner:
         while True:
             await self.clock.sleep(interval)
             try:
-                await self.store.renew_leases(self.name, self.lease_us)
+                await self.store.renew_leases(self.name, list(self._active), self.lease_us)
                 await self.store.runner_heartbeat(self.name)
             except asyncio.CancelledError:
                 raise

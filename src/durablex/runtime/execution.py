@@ -225,7 +225,7 @@ class RunPass:
         if key in self.parked:
             return
         self.busy -= 1
-        if self.busy == 0:
+        if self.busy == 0 and self.parked:
             self._idle.set()
 
     def done(self, key: str) -> None:
@@ -254,15 +254,36 @@ class RunPass:
         self._next_seq += 1
         return seq
 
-    async def park(self, key: str, kind: str, due_us: int | None) -> Any:
-        """Suspend this step for the rest of the pass: the future is never resolved."""
+    async def park(self, key: str, kind: str, due_us: int | None) -> None:
+        """Suspend this step until the pass parks the run (the await never returns then).
+
+        With a timer (``due_us``), the step may also resume in this pass: when the timer is
+        reached while siblings keep the pass busy, ``park`` returns and the caller continues
+        (a retry wait or a sleep must not wait for a long-running sibling step to finish).
+        """
         self.parked[key] = (kind, due_us)
         self.busy -= 1
         if self.busy == 0:
             self._idle.set()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         self._parks.append(future)
-        return await future
+        if due_us is None:
+            await future
+            return
+        delay = max(0.0, (due_us - self.now_us()) / 1e6)
+        timer = loop.create_task(self.clock.sleep(delay))
+        try:
+            await asyncio.wait({future, timer}, return_when=asyncio.FIRST_COMPLETED)
+            if future.done() or self._closing or not timer.done() or timer.cancelled():
+                await future  # the pass is parking: never resolved, cancelled on abandon
+            # the timer was reached while the pass still runs: continue in this pass
+            self._parks.remove(future)
+            del self.parked[key]
+            self.busy += 1
+            self.progress += 1
+        finally:
+            timer.cancel()
 
     def _lazy_write(self, future: asyncio.Future[Any]) -> None:
         future.add_done_callback(_ignore_lease_lost)
@@ -299,7 +320,7 @@ class RunPass:
                     self.done(key)
                     raise step_failure(key, row.error, row.attempts)
                 if row.status == "sleeping" and (row.wake_at_us or 0) > self.now_us():
-                    return await self.park(key, "sleep", row.wake_at_us)
+                    await self.park(key, "sleep", row.wake_at_us)  # returns when due in-pass
             seq = row.seq if row is not None else self.take_seq()
             if row is not None and row.after:
                 after = row.after
@@ -316,9 +337,16 @@ class RunPass:
                 return await self._attempt_failed(
                     key, seq, after, None, attempt, limit, started, bad, row
                 )
-            return await self._execute(
-                key, seq, after, encoded_input, fn, has_input, value, attempt, limit, started, row
-            )
+            while True:
+                result = await self._execute(
+                    key, seq, after, encoded_input, fn, has_input, value, attempt, limit, started, row
+                )
+                if result is not _RETRY_NOW:
+                    return result
+                # the retry wait ended within this pass (siblings kept it busy): next attempt
+                row = self.journal[key]
+                attempt = row.attempts + 1
+                started = self.now_us()
         finally:
             self.leave(key)
 
@@ -442,7 +470,8 @@ class RunPass:
                 self.store.record_step(self.run_id, self.fence, waiting, attempt=record)
             )
             self.journal[key] = waiting
-            return await self.park(key, "sleep", wake)
+            await self.park(key, "sleep", wake)
+            return _RETRY_NOW
         failed = StepRow(
             step_id=key,
             seq=seq,
@@ -486,10 +515,11 @@ class RunPass:
                 self.record_lazy(row)
                 self.journal[key] = row
                 if due:
-                    return await self.park(key, "sleep", wake)  # type: ignore[no-any-return]
-            elif row.status == "sleeping":
-                if (row.wake_at_us or 0) > now:
-                    return await self.park(key, "sleep", row.wake_at_us)  # type: ignore[no-any-return]
+                    await self.park(key, "sleep", wake)  # returns when due within this pass
+            elif row.status == "sleeping" and (row.wake_at_us or 0) > now:
+                await self.park(key, "sleep", row.wake_at_us)
+            if row.status == "sleeping":
+                now = self.now_us()
                 self._lazy_write(self.store.complete_sleep_nowait(self.run_id, self.fence, key))
                 row.status = "completed"
                 row.ended_at_us = now
@@ -526,10 +556,11 @@ class RunPass:
                 )
                 self.record_lazy(row, WaiterWrite(event_name=event, match=match))
                 self.journal[key] = row
-                return await self.park(key, "wait", expires)
+                await self.park(key, "wait", expires)  # returns at the timeout within this pass
+            elif row.status == "waiting" and (row.wake_at_us or 0) > now:
+                await self.park(key, "wait", row.wake_at_us)
             if row.status == "waiting":
-                if (row.wake_at_us or 0) > now:
-                    return await self.park(key, "wait", row.wake_at_us)
+                now = self.now_us()
                 status, output = await self._guard(
                     self.store.resolve_wait_timeout(self.run_id, self.fence, key)
                 )
@@ -595,9 +626,9 @@ class RunPass:
                 child = NewChildRun(child_id, target_app, workflow, data, runner)
                 await self._guard(self.store.start_child(self.run_id, self.fence, row, child))
                 self.journal[key] = row
-                return await self.park(key, "wait", None)
+                await self.park(key, "wait", None)  # never returns: the child wakes the run
             if row.status == "waiting":
-                return await self.park(key, "wait", None)
+                await self.park(key, "wait", None)
             self.done(key)
             if row.status == "failed" or row.status == "cancelled":
                 raise step_failure(key, row.error, row.attempts)
@@ -634,6 +665,9 @@ class RunPass:
             return str(orjson.loads(row.output)) if row.output is not None else ""
         finally:
             self.leave(key)
+
+
+_RETRY_NOW = object()
 
 
 def _ignore_lease_lost(future: asyncio.Future[Any]) -> None:

@@ -28,15 +28,26 @@ class Notices:
 
 
 class Listener:
-    """One store instance's inbox, fed from any thread."""
+    """One store instance's inbox, fed from any thread.
+
+    A runner only needs waking when work may be due; a client waiting for results only when
+    runs end. Notices of no interest are dropped, so a busy runner's own step commits do not
+    wake its claim loop.
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.event = asyncio.Event()
         self.pending = Notices()
+        self.wants_work = True
+        self.wants_terminal = True
         self._lock = threading.Lock()
 
     def deliver(self, notices: Notices) -> None:
+        if not (
+            (self.wants_work and notices.work_due) or (self.wants_terminal and notices.terminal)
+        ):
+            return
         with self._lock:
             self.pending.merge(notices)
         if self.loop.is_closed():

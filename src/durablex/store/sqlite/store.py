@@ -87,7 +87,7 @@ class SqliteStore:
         )
         self._listener = Listener(asyncio.get_running_loop())
         self._hub.add(self._listener)
-        self._data_version = self._reader.execute("PRAGMA data_version").fetchone()[0]
+        self._data_version = self._watch.execute("PRAGMA data_version").fetchone()[0]
 
     async def close(self) -> None:
         if self._committer is not None:
@@ -127,6 +127,23 @@ class SqliteStore:
             return fn(self._reader, *args)
         return await asyncio.to_thread(lambda: fn(self._thread_reader(), *args))
 
+    @property
+    def _watch(self) -> sqlite3.Connection:
+        """The connection whose ``data_version`` tells of other writers' commits.
+
+        Inline, that is the writer itself, which does not count its own commits; otherwise
+        the reader (the writer is busy on its thread), which sees every commit.
+        """
+        conn = self._writer if self.inline else self._reader
+        assert conn is not None
+        return conn
+
+    def listen_for(self, *, work: bool, terminal: bool) -> None:
+        """Which in-process notices wake ``wait_for_change`` (default: both)."""
+        assert self._listener is not None
+        self._listener.wants_work = work
+        self._listener.wants_terminal = terminal
+
     async def wait_for_change(self, timeout: float) -> Notices | None:
         assert self._listener is not None and self._reader is not None
         loop = asyncio.get_running_loop()
@@ -134,7 +151,7 @@ class SqliteStore:
         while True:
             if self._listener.event.is_set():
                 return self._listener.take()
-            version = self._reader.execute("PRAGMA data_version").fetchone()[0]
+            version = self._watch.execute("PRAGMA data_version").fetchone()[0]
             if version != self._data_version:
                 self._data_version = version
                 return Notices(work_due=True, changed=True)
@@ -190,8 +207,9 @@ class SqliteStore:
     async def next_due_us(self, apps: Sequence[str]) -> int | None:
         return await self._read(reads.next_due_us, apps)
 
-    async def renew_leases(self, runner: str, lease_us: int) -> None:
-        await self._write(writes.renew_leases, runner, lease_us)
+    async def renew_leases(self, runner: str, run_ids: Sequence[str], lease_us: int) -> None:
+        if run_ids:
+            await self._write(writes.renew_leases, runner, run_ids, lease_us)
 
     async def held_runs(self, runner: str, run_ids: Sequence[str]) -> set[str]:
         return await self._read(reads.held_runs, runner, run_ids)

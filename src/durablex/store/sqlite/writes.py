@@ -532,7 +532,7 @@ def claim(
         f" AND {_NOT_TERMINAL} ORDER BY due_at LIMIT ?)"
         " RETURNING id, app, workflow, fence, input, event_id, parent_run_id, warnings,"
         " created_at",
-        (expires, runner, expires, now, runner, now, *apps, runner, now, limit),
+        (runner, expires, expires, now, runner, now, *apps, runner, now, limit),
     ).fetchall()
     claimed: list[tuple[Any, ...]] = []
     for row in rows:
@@ -542,12 +542,13 @@ def claim(
     return claimed
 
 
-def renew_leases(tx: Tx, runner: str, lease_us: int) -> None:
+def renew_leases(tx: Tx, runner: str, run_ids: Sequence[str], lease_us: int) -> None:
+    """Extend the leases of the runs this runner is actually executing, and no others."""
     expires = tx.now_us + lease_us
     tx.conn.execute(
         "UPDATE runs SET lease_expires_at = ?, due_at = ? WHERE lease_owner = ?"
-        " AND status = 'running'",
-        (expires, expires, runner),
+        " AND status = 'running' AND id IN (SELECT value FROM json_each(?))",
+        (expires, expires, runner, orjson.dumps(list(run_ids))),
     )
 
 
