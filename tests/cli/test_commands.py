@@ -180,7 +180,7 @@ def test_loader_finds_apps_and_names_what_is_missing(app_file: Path) -> None:
     assert app.name == "cli-shop"
     assert sorted(app.workflows) == ["fails", "order"]
     assert load_apps(f"{app_file}:app")[0] is app
-    with pytest.raises(TargetError, match="has no durablex.App named 'nope'"):
+    with pytest.raises(TargetError, match=r"has no durablex\.App named 'nope'"):
         load_apps(f"{app_file}:nope")
     with pytest.raises(TargetError, match="no such file"):
         load_apps("missing_file.py")
