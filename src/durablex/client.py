@@ -18,7 +18,7 @@ from durablex.core.durations import parse_seconds
 from durablex.core.ids import new_id
 from durablex.core.serialization import DEFAULT_MAX_BYTES, encode
 from durablex.errors import RunCancelledError, RunFailedError, RunNotFoundError
-from durablex.records import RUN_STATUSES, TERMINAL_STATUSES, Event, Run, SendResult
+from durablex.records import RUN_STATUSES, TERMINAL_STATUSES, AppInfo, Event, Run, SendResult
 from durablex.store.base import EventPage, NewEvent, RunFilter, RunPage, Store
 from durablex.store.url import open_store
 
@@ -242,6 +242,16 @@ class AsyncClient:
     async def get_event(self, event_id: str) -> Event | None:
         store = await self._ensure_open()
         return await store.get_event(event_id)
+
+    async def resumed_by_event(self, event_id: str) -> list[str]:
+        """The runs whose wait the event resolved (at most 1,000)."""
+        store = await self._ensure_open()
+        return await store.resumed_by_event(event_id)
+
+    async def list_apps(self) -> list[AppInfo]:
+        """Apps with their workflows (triggers, run counts by status) and runners."""
+        store = await self._ensure_open()
+        return await store.list_apps()
 
     async def wait(self, run_id: str, timeout: float | None) -> Run:
         """Wait until the run is terminal and return it (TimeoutError after ``timeout``)."""
