@@ -44,8 +44,9 @@ class StepFailedError(DurablexError):
         super().__init__(self._describe())
 
     def _describe(self) -> str:
-        where = f"step {self.step_id!r}" if self.step_id is not None else "request"
-        return f"{where} failed with {self.error_type}: {self.message}"
+        if self.step_id is None:
+            return self.message
+        return f"step {self.step_id!r} failed with {self.error_type}: {self.message}"
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), self.__dict__.copy()))

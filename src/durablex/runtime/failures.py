@@ -20,7 +20,9 @@ def error_dict(exc: BaseException, *, with_traceback: bool = True) -> dict[str, 
     text = "".join(traceback.format_exception(exc)) if with_traceback else None
     if text is not None and len(text) > MAX_TRACEBACK_CHARS:
         text = "…" + text[-MAX_TRACEBACK_CHARS:]
-    message = str(exc)
+    message = (
+        exc.message if isinstance(exc, WorkflowNotFoundError | AmbiguousWorkflowError) else str(exc)
+    )
     if len(message) > MAX_MESSAGE_CHARS:
         message = message[:MAX_MESSAGE_CHARS] + "…"
     error: dict[str, Any] = {"type": type(exc).__name__, "message": message, "traceback": text}

@@ -98,6 +98,9 @@ def get_run(conn: sqlite3.Connection, run_id: str, with_steps: bool) -> Run | No
         attempts.setdefault(a[0], []).append(
             Attempt(number=a[1], started_at=_dt(a[2]), ended_at=_dt(a[3]), error=_load(a[4]))
         )
+    rows = load_steps(conn, run_id)
+    for s in rows:
+        attempts[s.step_id] = _complete_log(s, attempts.get(s.step_id, []))
     steps = [
         Step(
             id=s.step_id,
@@ -112,11 +115,56 @@ def get_run(conn: sqlite3.Connection, run_id: str, with_steps: bool) -> Run | No
             after=s.after,
             wake_at=_dt(s.wake_at_us),
             child_run_id=s.child_run_id,
-            attempt_log=tuple(attempts.get(s.step_id, ())),
+            attempt_log=tuple(attempts.get(s.step_id, ())) or _first_attempt(s),
         )
-        for s in load_steps(conn, run_id)
+        for s in rows
     ]
     return _run(row, steps)
+
+
+INTERRUPTED = {
+    "type": "Interrupted",
+    "message": "no result was recorded for this attempt: its runner stopped or lost the run",
+    "traceback": None,
+}
+
+
+def _complete_log(step: StepRow, log: list[Attempt]) -> list[Attempt]:
+    """Every attempt of a step, including those only the step row records.
+
+    To spare a write per step, a first attempt that succeeds is recorded only in the step row,
+    and an attempt cut short by a crash leaves no row of its own.
+    """
+    if step.kind != "run" or step.attempts < 1:
+        return log
+    known = {a.number for a in log}
+    complete = list(log)
+    last = step.attempts
+    if last not in known and step.status in ("completed", "failed", "cancelled", "running"):
+        error = step.error if step.status == "failed" else None
+        if step.status == "cancelled":
+            error = {"type": "Cancelled", "message": "the run ended first", "traceback": None}
+        started = step.started_at_us if last == 1 else None
+        complete.append(
+            Attempt(
+                number=last, started_at=_dt(started), ended_at=_dt(step.ended_at_us), error=error
+            )
+        )
+        known.add(last)
+    for number in range(1, last):
+        if number not in known:
+            complete.append(
+                Attempt(number=number, started_at=None, ended_at=None, error=INTERRUPTED)
+            )
+    return sorted(complete, key=lambda a: a.number)
+
+
+def _first_attempt(step: StepRow) -> tuple[Attempt, ...]:
+    """A run step that succeeded at its first attempt has no attempt row (only retried steps
+    write them): its one attempt is the step itself."""
+    if step.kind == "run" and step.status == "completed" and step.attempts == 1:
+        return (Attempt(1, _dt(step.started_at_us), _dt(step.ended_at_us), None),)
+    return ()
 
 
 def run_statuses(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, str]:
@@ -133,7 +181,8 @@ def encode_cursor(*parts: Any) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(parts)).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, arity: int) -> list[Any]:
+def decode_cursor(cursor: str, *types: type) -> list[Any]:
+    """The parts of a cursor, checked against ``types`` (an int must fit SQLite's 64 bits)."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         parts = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -141,9 +190,19 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
         raise ValueError(
             f"invalid cursor {cursor!r}: use next_cursor from a previous page"
         ) from exc
-    if not isinstance(parts, list) or len(parts) != arity:
+    if (
+        not isinstance(parts, list)
+        or len(parts) != len(types)
+        or not all(_cursor_part_ok(part, kind) for part, kind in zip(parts, types, strict=True))
+    ):
         raise ValueError(f"invalid cursor {cursor!r}: use next_cursor from a previous page")
     return parts
+
+
+def _cursor_part_ok(part: object, kind: type) -> bool:
+    if kind is int:
+        return type(part) is int and -(2**63) <= part < 2**63
+    return type(part) is kind
 
 
 def list_runs(conn: sqlite3.Connection, filt: RunFilter, limit: int, cursor: str | None) -> RunPage:
@@ -168,7 +227,7 @@ def list_runs(conn: sqlite3.Connection, filt: RunFilter, limit: int, cursor: str
         where.append("r.created_at < ?")
         params.append(filt.created_before_us)
     if cursor:
-        created, run_id = decode_cursor(cursor, 2)
+        created, run_id = decode_cursor(cursor, int, str)
         where.append("(r.created_at, r.id) < (?, ?)")
         params += [created, run_id]
     clause = f"WHERE {' AND '.join(where)}" if where else ""
@@ -218,7 +277,7 @@ def list_events(
         where.append("(id = ? OR name = ?)")
         params += [search, search]
     if cursor:
-        (seq,) = decode_cursor(cursor, 1)
+        (seq,) = decode_cursor(cursor, int)
         where.append("seq < ?")
         params.append(seq)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
