@@ -339,7 +339,17 @@ class RunPass:
                 )
             while True:
                 result = await self._execute(
-                    key, seq, after, encoded_input, fn, has_input, value, attempt, limit, started, row
+                    key,
+                    seq,
+                    after,
+                    encoded_input,
+                    fn,
+                    has_input,
+                    value,
+                    attempt,
+                    limit,
+                    started,
+                    row,
                 )
                 if result is not _RETRY_NOW:
                     return result

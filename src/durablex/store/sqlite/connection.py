@@ -45,6 +45,8 @@ def connect(path: Path, *, durability: str, busy_timeout_ms: int = 5000) -> sqli
         raise StoreError(f"cannot open the SQLite database {str(path)!r}: {exc}") from exc
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        # before anything that writes: switching to WAL alone changes a foreign file's header
+        refuse_foreign(conn, path)
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal" and str(path) != ":memory:":
             raise StoreError(f"cannot switch {str(path)!r} to WAL mode (got {mode!r})")
@@ -64,6 +66,21 @@ def connect(path: Path, *, durability: str, busy_timeout_ms: int = 5000) -> sqli
     return conn
 
 
+def refuse_foreign(conn: sqlite3.Connection, path: Path) -> int:
+    """Raise StoreError if the file is another application's database; return user_version."""
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    tables = conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    ).fetchone()[0]
+    if app_id != APPLICATION_ID and (tables or version):
+        raise StoreError(
+            f"{str(path)!r} is a SQLite database of another application "
+            f"(application_id={app_id}, {tables} tables); Durablex will not change it"
+        )
+    return version
+
+
 def migrate(conn: sqlite3.Connection, path: Path) -> None:
     """Bring the schema to SCHEMA_VERSION; refuse foreign files and newer schemas."""
     deadline = time.monotonic() + 30
@@ -76,16 +93,7 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
                 raise StoreError(f"cannot lock {str(path)!r} to migrate it: {exc}") from exc
             time.sleep(0.05)
     try:
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = conn.execute(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-        ).fetchone()[0]
-        if app_id != APPLICATION_ID and (tables or version):
-            raise StoreError(
-                f"{str(path)!r} is a SQLite database of another application "
-                f"(application_id={app_id}, {tables} tables); Durablex will not change it"
-            )
+        version = refuse_foreign(conn, path)
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{str(path)!r} has schema version {version}, newer than this Durablex "

@@ -115,7 +115,7 @@ def get_run(conn: sqlite3.Connection, run_id: str, with_steps: bool) -> Run | No
             after=s.after,
             wake_at=_dt(s.wake_at_us),
             child_run_id=s.child_run_id,
-            attempt_log=tuple(attempts.get(s.step_id, ())) or _first_attempt(s),
+            attempt_log=tuple(attempts.get(s.step_id, ())),
         )
         for s in rows
     ]
@@ -157,14 +157,6 @@ def _complete_log(step: StepRow, log: list[Attempt]) -> list[Attempt]:
                 Attempt(number=number, started_at=None, ended_at=None, error=INTERRUPTED)
             )
     return sorted(complete, key=lambda a: a.number)
-
-
-def _first_attempt(step: StepRow) -> tuple[Attempt, ...]:
-    """A run step that succeeded at its first attempt has no attempt row (only retried steps
-    write them): its one attempt is the step itself."""
-    if step.kind == "run" and step.status == "completed" and step.attempts == 1:
-        return (Attempt(1, _dt(step.started_at_us), _dt(step.ended_at_us), None),)
-    return ()
 
 
 def run_statuses(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, str]:

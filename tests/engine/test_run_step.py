@@ -1,0 +1,420 @@
+"""step.run: execution, JSON form, recorded inputs, serialization failures, replay."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import enum
+import threading
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+import durablex
+from durablex.records import INVOKED_EVENT
+
+from .support import steps_by_id
+
+
+class Color(enum.Enum):
+    RED = "red"
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    when: datetime
+
+
+UID = UUID("12345678-1234-5678-1234-567812345678")
+WHEN = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+
+RICH_VALUE = {
+    "tuple": (1, 2, (3, 4)),
+    "when": WHEN,
+    "day": date(2024, 1, 2),
+    "point": Point(1, WHEN),
+    "money": Decimal("12.50"),
+    "color": Color.RED,
+    "uid": UID,
+    "float": 1.5,
+    "none": None,
+    "flag": True,
+}
+RICH_JSON = {
+    "tuple": [1, 2, [3, 4]],
+    "when": "2024-05-06T07:08:09+00:00",
+    "day": "2024-01-02",
+    "point": {"x": 1, "when": "2024-05-06T07:08:09+00:00"},
+    "money": "12.50",
+    "color": "red",
+    "uid": "12345678-1234-5678-1234-567812345678",
+    "float": 1.5,
+    "none": None,
+    "flag": True,
+}
+
+
+async def test_sync_and_async_functions_return_their_value(db: str) -> None:
+    app = durablex.App("a")
+    loop_threads: list[threading.Thread] = []
+    step_threads: list[threading.Thread] = []
+
+    def sync_fn() -> int:
+        step_threads.append(threading.current_thread())
+        return 41
+
+    async def async_fn() -> int:
+        await asyncio.sleep(0)
+        return 1
+
+    @app.workflow("wf")
+    async def wf(ctx: durablex.Context) -> int:
+        loop_threads.append(threading.current_thread())
+        a = await ctx.step.run("sync", sync_fn)
+        b = await ctx.step.run("async", async_fn)
+        return int(a) + int(b)
+
+    async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
+        handle = await client.start("wf")
+        assert await handle.result(timeout=10) == 42
+        assert await handle.status() == "completed"
+        run = await client.get_run(handle.run_id)
+    # a plain function runs in a worker thread, never on the runner's event loop thread
+    assert step_threads and loop_threads
+    assert all(t is not loop_threads[0] for t in step_threads)
+    assert step_threads[0] is not threading.main_thread()
+    steps = steps_by_id(run)
+    assert [s.id for s in run.steps] == ["sync", "async"]
+    for step in steps.values():
+        assert step.kind == "run"
+        assert step.status == "completed"
+        assert step.attempts == 1
+        assert step.input is None
+        assert step.error is None
+        assert step.started_at is not None and step.ended_at is not None
+        assert step.started_at <= step.ended_at
+        # every attempt is recorded, the single successful one too
+        assert [(a.number, a.error) for a in step.attempt_log] == [(1, None)]
+        assert step.attempt_log[0].started_at == step.started_at
+        assert step.attempt_log[0].ended_at == step.ended_at
+    assert steps["sync"].output == 41
+    assert run.output == 42
+    assert run.status == "completed"
+    assert run.error is None
+    assert run.ended_at is not None
+
+
+async def test_json_form_on_first_pass_and_on_replay(db: str) -> None:
+    app = durablex.App("a")
+    calls: list[int] = []
+    seen: list[Any] = []
+
+    def make() -> Any:
+        calls.append(1)
+        return RICH_VALUE
+
+    @app.workflow("wf")
+    async def wf(ctx: durablex.Context) -> Any:
+        value = await ctx.step.run("rich", make)
+        seen.append(value)
+        await ctx.step.sleep("pause", 1)  # parks: the next pass replays "rich"
+        return value
+
+    async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
+        handle = await client.start("wf")
+        assert await handle.result(timeout=10) == RICH_JSON
+        run = await client.get_run(handle.run_id)
+    assert len(calls) == 1, "a completed step is never executed again"
+    assert len(seen) >= 2, "the workflow was replayed after the sleep"
+    for value in seen:
+        assert value == RICH_JSON
+        assert isinstance(value["tuple"], list)
+        assert isinstance(value["when"], str)
+        assert isinstance(value["point"], dict)
+    assert steps_by_id(run)["rich"].output == RICH_JSON
+
+
+async def test_recorded_input_is_passed_to_fn_and_stored(db: str) -> None:
+    app = durablex.App("a")
+    received: list[Any] = []
+
+    def charge(inp: Any) -> Any:
+        received.append(inp)
+        return {"charged": inp["amount"]}
+
+    async def ship(inp: Any) -> str:
+        return f"ship-{inp}"
+
+    @app.workflow("wf")
+    async def wf(ctx: durablex.Context) -> Any:
+        charged = await ctx.step.run("charge", {"order": 7, "amount": 4200, "at": WHEN}, charge)
+        shipped = await ctx.step.run("ship", "x", ship)
+        none_input = await ctx.step.run("none-input", None, lambda inp: inp is None)
+        return [charged, shipped, none_input]
+
+    async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
+        handle = await client.start("wf")
+        assert await handle.result(timeout=10) == [{"charged": 4200}, "ship-x", True]
+        run = await client.get_run(handle.run_id)
+    assert received[0]["order"] == 7
+    steps = steps_by_id(run)
+    assert steps["charge"].input == {"order": 7, "amount": 4200, "at": "2024-05-06T07:08:09+00:00"}
+    assert steps["ship"].input == "x"
+    assert steps["none-input"].input is None
+
+
+async def test_context_attributes(db: str) -> None:
+    app = durablex.App("shop")
+    seen: dict[str, Any] = {}
+
+    @app.workflow("order.process")
+    async def wf(ctx: durablex.Context) -> None:
+        seen.update(
+            run_id=ctx.run_id,
+            workflow=ctx.workflow,
+            app=ctx.app,
+            event=ctx.event,
+            data=ctx.data,
+        )
+
+    async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
+        handle = await client.start("order.process", {"order_id": 5})
+        assert await handle.result(timeout=10) is None
+        run = await client.get_run(handle.run_id)
+    assert seen["run_id"] == handle.run_id
+    assert seen["workflow"] == "order.process"
+    assert seen["app"] == "shop"
+    event = seen["event"]
+    assert isinstance(event, durablex.Event)
+    assert event.name == INVOKED_EVENT == "durablex/workflow.invoked"
+    assert event.data == {"order_id": 5} == seen["data"]
+    assert isinstance(event.id, str) and event.id
+    assert event.ts.tzinfo is not None and event.ts.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+    assert run.input == {"order_id": 5}
+    assert run.workflow == "order.process" and run.app == "shop"
+    assert run.parent_run_id is None
+    assert run.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("bad", "type_name"),
+    [(object(), "object"), ({1, 2}, "set"), (b"bytes", "bytes"), (float("nan"), "nan")],
+)
+async def test_unserializable_output_fails_without_retry(db: str, bad: Any, type_name: str) -> None:
+    app = durablex.App("a")
+    calls: list[int] = []
+
+    def make() -> Any:
+        calls.append(1)
+        return bad
+
+    @app.workflow("wf", retries=3, backoff="1ms", backoff_max="1ms")
+    async def wf(ctx: durablex.Context) -> Any:
+        try:
+            await ctx.step.run("make-it", make)
+        except durablex.StepFailedError as exc:
+            return {
+                "step_id": exc.step_id,
+                "error_type": exc.error_type,
+                "message": exc.message,
+                "attempts": exc.attempts,
+                "cls": type(exc).__name__,
+            }
+        return "unreachable"
+
+    async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
+        handle = await client.start("wf")
+        out = await handle.result(timeout=10)
+        run = await client.get_run(handle.run_id)
+    assert len(calls) == 1, "a SerializationError is never retried"
+    assert out["cls"] == "StepFailedError"
+    assert out["error_type"] == "SerializationError"
+    assert out["step_id"] == "make-it"
+    assert out["attempts"] == 1
+    assert "make-it" in out["message"]
+    assert type_name in out["message"]
+    step = steps_by_id(run)["make-it"]
+    assert step.status == "failed"
+    assert step.attempts == 1
+    assert step.error is not None and step.error["type"] == "SerializationError"
+    assert step.output is None
+
+
+async def test_unserializable_input_fails_step_without_calling_fn(db: str) -> None:
+    app = durablex.App("a")
+    calls: list[int] = []
+
+    @app.workflow("wf", retries=2, backoff="1ms", backoff_max="1ms")
+    async def wf(ctx: durablex.Context) -> Any:
+        await ctx.step.run("with-input", {"conn": object()}, lambda inp: calls.append(1))
+        return "unreachable"
+
+    async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
+        handle = await client.start("wf")
+        with pytest.raises(durablex.RunFailedError) as info:
+            await handle.result(timeout=10)
+        run = await client.get_run(handle.run_id)
+    assert calls == []
+    assert info.value.error["type"] == "StepFailedError"
+    assert "SerializationError" in info.value.error["message"]
+    step = steps_by_id(run)["with-input"]
+    assert step.status == "failed"
+    assert step.attempts == 1
+    assert step.error is not None and step.error["type"] == "SerializationError"
+    assert "with-input" in step.error["message"]
+    assert "object" in step.error["message"]
+
+
+async def test_output_over_the_size_limit_fails_with_its_size(db: str) -> None:
+    app = durablex.App("a")
+
+    @app.workflow("wf", retries=3, backoff="1ms", backoff_max="1ms")
+    async def wf(ctx: durablex.Context) -> Any:
+        small = await ctx.step.run("small", lambda: "x" * 100)
+        try:
+            await ctx.step.run("big", lambda: "x" * 5000)
+        except durablex.StepFailedError as exc:
+            return [len(small), exc.error_type, exc.message, exc.attempts]
+        return "unreachable"
+
+    async with (
+        durablex.Runner(app, db=db, max_payload_bytes=2048),
+        durablex.AsyncClient(db) as client,
+    ):
+        handle = await client.start("wf")
+        size, kind, message, attempts = await handle.result(timeout=10)
+    assert size == 100
+    assert kind == "SerializationError"
+    assert attempts == 1
+    assert "big" in message
+    assert "5002" in message and "2048" in message  # the size and the limit
+
+
+async def test_workflow_exception_fails_run_with_type_message_traceback(db: str) -> None:
+    app = durablex.App("a")
+
+    @app.workflow("wf")
+    async def failing_workflow(ctx: durablex.Context) -> None:
+        await ctx.step.run("ok", lambda: 1)
+        raise KeyError("missing-thing")
+
+    async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
+        handle = await client.start("wf")
+        with pytest.raises(durablex.RunFailedError) as info:
+            await handle.result(timeout=10)
+        run = await client.get_run(handle.run_id)
+    assert info.value.run_id == handle.run_id
+    assert run.status == "failed"
+    assert run.error is not None
+    assert run.error["type"] == "KeyError"
+    assert "missing-thing" in run.error["message"]
+    assert "failing_workflow" in run.error["traceback"]
+    assert "KeyError" in run.error["traceback"]
+    assert run.ended_at is not None
+    assert run.output is None
+    assert "KeyError" in str(info.value)
+
+
+async def test_unserializable_workflow_output_fails_the_run(db: str) -> None:
+    app = durablex.App("a")
+
+    @app.workflow("wf")
+    async def wf(ctx: durablex.Context) -> Any:
+        return {"x": object()}
+
+    async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
+        handle = await client.start("wf")
+        with pytest.raises(durablex.RunFailedError) as info:
+            await handle.result(timeout=10)
+    assert info.value.error["type"] == "SerializationError"
+    assert "object" in info.value.error["message"]
+
+
+async def test_workflow_output_is_json_form(db: str) -> None:
+    app = durablex.App("a")
+
+    @app.workflow("wf")
+    async def wf(ctx: durablex.Context) -> Any:
+        return RICH_VALUE
+
+    async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
+        handle = await client.start("wf")
+        assert await handle.result(timeout=10) == RICH_JSON
+
+
+async def test_step_function_exception_type_is_kept(db: str) -> None:
+    app = durablex.App("a")
+
+    class PaymentDeclined(Exception):
+        pass
+
+    def decline() -> None:
+        raise PaymentDeclined("card 4242 declined")
+
+    @app.workflow("wf", retries=0)
+    async def wf(ctx: durablex.Context) -> Any:
+        await ctx.step.run("charge", decline)
+
+    async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
+        handle = await client.start("wf")
+        with pytest.raises(durablex.RunFailedError) as info:
+            await handle.result(timeout=10)
+        run = await client.get_run(handle.run_id)
+    assert info.value.error["type"] == "StepFailedError"
+    step = steps_by_id(run)["charge"]
+    assert step.error is not None
+    assert step.error["type"] == "PaymentDeclined"
+    assert step.error["message"] == "card 4242 declined"
+    assert "decline" in step.error["traceback"]
+
+
+class ModelLike:
+    """Shaped like a pydantic v2 model: the engine stores ``model_dump(mode="json")``."""
+
+    def __init__(self, name: str, when: datetime) -> None:
+        self.name = name
+        self.when = when
+
+    def model_dump(self, *, mode: str = "python") -> dict[str, Any]:
+        assert mode == "json"
+        return {"name": self.name, "when": self.when.isoformat()}
+
+
+async def test_model_values_are_stored_as_their_dict(db: str) -> None:
+    app = durablex.App("a")
+
+    @app.workflow("wf")
+    async def wf(ctx: durablex.Context) -> Any:
+        first = await ctx.step.run("model", lambda: ModelLike("n", WHEN))
+        await ctx.step.sleep("replay", 1)
+        return first
+
+    async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
+        handle = await client.start("wf")
+        assert await handle.result(timeout=10) == {
+            "name": "n",
+            "when": "2024-05-06T07:08:09+00:00",
+        }
+
+
+async def test_pydantic_model_is_stored_as_its_dict(db: str) -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class Order(pydantic.BaseModel):  # type: ignore[name-defined,misc]
+        id: int
+        at: datetime
+
+    app = durablex.App("a")
+
+    @app.workflow("wf")
+    async def wf(ctx: durablex.Context) -> Any:
+        return await ctx.step.run("order", lambda: Order(id=1, at=WHEN))
+
+    async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
+        handle = await client.start("wf")
+        out = await handle.result(timeout=10)
+    assert out["id"] == 1 and isinstance(out["at"], str)
