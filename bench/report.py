@@ -1,0 +1,135 @@
+"""The JSON line of benchmarks.md, the ratios to the physical limits, and the human table."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+KEYS = (
+    "system",
+    "backend",
+    "durability",
+    "workload",
+    "params",
+    "wall_s",
+    "steps_per_s",
+    "runs_per_s",
+    "p50_ms",
+    "p99_ms",
+    "peak_rss_mb",
+)
+
+
+def _round(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 4) if abs(value) < 10 else round(value, 1)
+    return value
+
+
+def line(backend: str, durability: str, workload: str, figures: dict[str, Any]) -> dict[str, Any]:
+    """The benchmarks.md shape first, then any extra keys the workload returned."""
+    out: dict[str, Any] = {
+        "system": "durablex",
+        "backend": backend,
+        "durability": durability,
+        "workload": workload,
+    }
+    for key in KEYS[4:]:
+        out[key] = _round(figures.get(key))
+    for key, value in figures.items():
+        if key not in out:
+            out[key] = _round(value)
+    return out
+
+
+def raw_line(backend: str, durability: str, name: str, raw: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "system": "sqlite3-raw",
+        "backend": backend,
+        "durability": durability,
+        "workload": name,
+        "params": {"rows": raw["rows"], "batch": raw["batch"], "synchronous": raw["synchronous"]},
+        "wall_s": raw["wall_s"],
+        "steps_per_s": None,
+        "runs_per_s": None,
+        "p50_ms": None,
+        "p99_ms": None,
+        "peak_rss_mb": None,
+        "rows_per_s": raw["rows_per_s"],
+        "commits_per_s": raw["commits_per_s"],
+        "commit_ms": raw["commit_ms"],
+    }
+
+
+def add_ratios(out: dict[str, Any], raws: dict[str, dict[str, Any]], durability: str) -> None:
+    """Ratios to the raw rates of this run.
+
+    ratio_to_raw: the workload's rate (steps_per_s, or runs_per_s when it has no steps rate)
+    divided by the raw fsync'd single-row commit rate (synchronous=FULL, 1 row per commit).
+    ratio_to_raw_batch: the same rate over the raw batched rate (FULL, 100 rows per commit).
+    ratio_to_raw_same_sync: over the raw single-row rate at this run's synchronous setting.
+    p50_in_raw_commits / p99_in_raw_commits: a latency figure in units of one raw fsync'd
+    commit (how many commits' time it costs).
+    """
+    rate = out.get("steps_per_s") or out.get("runs_per_s")
+    single = raws["raw_commit"]
+    batch = raws["raw_batch"]
+    same = raws["raw_commit" if durability == "full" else "raw_commit_normal"]
+    if rate:
+        out["ratio_to_raw"] = round(rate / single["rows_per_s"], 3)
+        out["ratio_to_raw_batch"] = round(rate / batch["rows_per_s"], 4)
+        out["ratio_to_raw_same_sync"] = round(rate / same["rows_per_s"], 3)
+    for key in ("p50_ms", "p99_ms"):
+        if out.get(key) is not None:
+            out[key.replace("_ms", "_in_raw_commits")] = round(out[key] / single["commit_ms"], 2)
+
+
+def dumps(obj: dict[str, Any]) -> str:
+    return json.dumps(obj)
+
+
+def table(lines: list[dict[str, Any]]) -> str:
+    head = [
+        "durability",
+        "workload",
+        "params",
+        "wall_s",
+        "steps/s",
+        "runs/s",
+        "p50_ms",
+        "p99_ms",
+        "rss_mb",
+        "x raw",
+    ]
+    rows = [head]
+    for o in lines:
+        if o.get("error"):
+            rows.append([o["durability"], o["workload"], "", "FAILED", "", "", "", "", "", ""])
+            continue
+        params = o.get("params") or {}
+        rows.append(
+            [
+                str(o.get("durability")),
+                str(o.get("workload")),
+                " ".join(f"{k}={v}" for k, v in params.items()),
+                _fmt(o.get("wall_s")),
+                _fmt(o.get("steps_per_s") or o.get("rows_per_s")),
+                _fmt(o.get("runs_per_s") or o.get("commits_per_s")),
+                _fmt(o.get("p50_ms")),
+                _fmt(o.get("p99_ms")),
+                _fmt(o.get("peak_rss_mb")),
+                _fmt(o.get("ratio_to_raw")),
+            ]
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
