@@ -164,8 +164,7 @@ class AsyncClient:
             check_name(app, what="app")
         payload = encode(data, what="run input", max_bytes=self._max_payload_bytes)
         store = await self._ensure_open()
-        target_app, target = await store.resolve_workflow(name, app, None)
-        run_id = await store.start_run(target_app, target, payload)
+        run_id = await store.start_run(app, name, payload)
         return AsyncRunHandle(self, run_id)
 
     async def cancel(self, run_id: str) -> bool:

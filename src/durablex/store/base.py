@@ -215,13 +215,15 @@ class Store(Protocol):
     ) -> tuple[str, str]: ...
     async def start_run(
         self,
-        app: str,
+        app: str | None,
         workflow: str,
         input: bytes | None,
         *,
         runner_pin: str | None = None,
         rerun_of: str | None = None,
-    ) -> str: ...
+    ) -> str:
+        """Start a run; ``app=None`` resolves the name as ``resolve_workflow`` does, in the same
+        transaction (WorkflowNotFoundError / AmbiguousWorkflowError)."""
     async def send_event(self, event: NewEvent) -> SendResult: ...
     async def cancel_run(self, run_id: str) -> bool: ...
     async def resume_run(self, run_id: str) -> None: ...

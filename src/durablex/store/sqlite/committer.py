@@ -46,12 +46,15 @@ class GroupCommitter:
         now_us: Callable[[], int],
         publish: Callable[[Notices], None],
         inline: bool,
+        fsync: bool = True,
     ) -> None:
         self._conn = conn
         self._now_us = now_us
         self._publish = publish
         self._inline = inline
         self._queue: list[tuple[Write, asyncio.Future[Any] | None]] = []
+        self._fsync = fsync
+        self._needs_fsync = False
         self._urgent = False
         self._handle: asyncio.Handle | asyncio.TimerHandle | None = None
         self._running = False
@@ -59,15 +62,24 @@ class GroupCommitter:
         self._executor = None if inline else ThreadPoolExecutor(1, thread_name_prefix="dx-write")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        self._batch_sync = True
 
-    def submit(self, write: Write, *, durable: bool = True) -> asyncio.Future[Any]:
-        """Queue ``write``; the future resolves with its result once the batch is committed."""
+    def submit(
+        self, write: Write, *, durable: bool = True, fsync: bool = True
+    ) -> asyncio.Future[Any]:
+        """Queue ``write``; the future resolves with its result once the batch is committed.
+
+        ``durable=False`` writes wait for the next durable one (or a short delay).
+        ``fsync=False`` writes (claims, lease renewals) lose nothing if a power cut undoes
+        them; a batch made only of such writes commits without an fsync.
+        """
         if self._closed:
             raise RuntimeError("the store is closed")
         loop = asyncio.get_running_loop()
         self._loop = loop
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.append((write, future))
+        self._needs_fsync = self._needs_fsync or fsync
         if durable and not self._urgent:
             self._urgent = True
             self._schedule(0)
@@ -109,13 +121,16 @@ class GroupCommitter:
             return
         batch, self._queue = self._queue, []
         self._urgent = False
+        sync = self._fsync and self._needs_fsync
+        self._needs_fsync = False
+        self._batch_sync = sync
         if self._inline:
-            self._finish(batch, _run_batch(self._conn, batch, self._now_us()))
+            self._finish(batch, _run_batch(self._conn, batch, self._now_us(), self._fsync, sync))
             return
         self._running = True
         assert self._loop is not None and self._executor is not None
         done = self._loop.run_in_executor(
-            self._executor, _run_batch, self._conn, batch, self._now_us()
+            self._executor, _run_batch, self._conn, batch, self._now_us(), self._fsync, sync
         )
         done.add_done_callback(lambda f: self._after_thread(batch, f))
 
@@ -128,6 +143,7 @@ class GroupCommitter:
     def _finish(self, batch: list[tuple[Write, Any]], outcome: Any) -> None:
         if isinstance(outcome, _Busy):
             self._queue[:0] = batch
+            self._needs_fsync = self._needs_fsync or self._batch_sync
             self._busy_delay = min(self._busy_delay * 2, BUSY_RETRY_MAX)
             self._schedule(self._busy_delay)
             return
@@ -160,7 +176,24 @@ class _Failed:
         self.error = error
 
 
-def _run_batch(conn: sqlite3.Connection, batch: list[tuple[Write, Any]], now_us: int) -> Any:
+def _run_batch(
+    conn: sqlite3.Connection,
+    batch: list[tuple[Write, Any]],
+    now_us: int,
+    full: bool,
+    sync: bool,
+) -> Any:
+    relaxed = full and not sync
+    if relaxed:
+        conn.execute("PRAGMA synchronous = NORMAL")
+    try:
+        return _run_transaction(conn, batch, now_us)
+    finally:
+        if relaxed:
+            conn.execute("PRAGMA synchronous = FULL")
+
+
+def _run_transaction(conn: sqlite3.Connection, batch: list[tuple[Write, Any]], now_us: int) -> Any:
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:

@@ -83,7 +83,11 @@ class SqliteStore:
             raise
         self._writer, self._reader = writer, reader
         self._committer = GroupCommitter(
-            writer, now_us=self.clock.now_us, publish=self._hub.publish, inline=self.inline
+            writer,
+            now_us=self.clock.now_us,
+            publish=self._hub.publish,
+            inline=self.inline,
+            fsync=self.durability == "full",
         )
         self._listener = Listener(asyncio.get_running_loop())
         self._hub.add(self._listener)
@@ -106,10 +110,12 @@ class SqliteStore:
 
     # -- plumbing ----------------------------------------------------------------------
 
-    def _write(self, fn: Callable[..., T], *args: Any, durable: bool = True) -> asyncio.Future[T]:
+    def _write(
+        self, fn: Callable[..., T], *args: Any, durable: bool = True, fsync: bool = True
+    ) -> asyncio.Future[T]:
         if self._committer is None:
             raise RuntimeError("the store is not open")
-        return self._committer.submit(lambda tx: fn(tx, *args), durable=durable)
+        return self._committer.submit(lambda tx: fn(tx, *args), durable=durable, fsync=fsync)
 
     def _thread_reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -176,7 +182,7 @@ class SqliteStore:
         await self._write(writes.register_runner, runner, host, pid, apps, workflows)
 
     async def runner_heartbeat(self, runner: str) -> None:
-        await self._write(writes.runner_heartbeat, runner)
+        await self._write(writes.runner_heartbeat, runner, fsync=False)
 
     async def runner_stopped(self, runner: str) -> None:
         await self._write(writes.runner_stopped, runner)
@@ -186,7 +192,7 @@ class SqliteStore:
     async def claim(
         self, runner: str, apps: Sequence[str], limit: int, lease_us: int
     ) -> list[ClaimedRun]:
-        rows = await self._write(writes.claim, runner, apps, limit, lease_us)
+        rows = await self._write(writes.claim, runner, apps, limit, lease_us, fsync=False)
         return [
             ClaimedRun(
                 id=r[0],
@@ -209,7 +215,7 @@ class SqliteStore:
 
     async def renew_leases(self, runner: str, run_ids: Sequence[str], lease_us: int) -> None:
         if run_ids:
-            await self._write(writes.renew_leases, runner, run_ids, lease_us)
+            await self._write(writes.renew_leases, runner, run_ids, lease_us, fsync=False)
 
     async def held_runs(self, runner: str, run_ids: Sequence[str]) -> set[str]:
         return await self._read(reads.held_runs, runner, run_ids)
@@ -284,7 +290,7 @@ class SqliteStore:
 
     async def start_run(
         self,
-        app: str,
+        app: str | None,
         workflow: str,
         input: bytes | None,
         *,
