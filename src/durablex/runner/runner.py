@@ -27,7 +27,7 @@ from durablex.store.url import open_store
 
 log = logging.getLogger("durablex.runner")
 
-CLAIM_BATCH = 100
+CLAIM_BATCH = 500
 IDLE_POLL = 1.0
 CANCEL_POLL = 0.25
 DEFER_UNKNOWN_US = 5_000_000
@@ -143,15 +143,23 @@ class Runner:
         self._stopped = True
         self._stopping.set()
         self._kick.set()
-        for task in self._tasks:
+        # Only claiming stops now. Leases are renewed (and cancellations noticed) until every
+        # pass has ended: a run still executing here during the grace period must not be taken
+        # over by another runner, which would run its step bodies a second time.
+        claiming = [t for t in self._tasks if t.get_name() == "durablex-claim"]
+        keeping = [t for t in self._tasks if t not in claiming]
+        for task in claiming:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*claiming, return_exceptions=True)
         if self._active:
             await asyncio.wait(list(self._active.values()), timeout=self.grace)
         for task in list(self._active.values()):
             task.cancel()
         if self._active:
             await asyncio.gather(*self._active.values(), return_exceptions=True)
+        for task in keeping:
+            task.cancel()
+        await asyncio.gather(*keeping, return_exceptions=True)
         try:
             await self.store.release_runs(self.name)
             await self.store.runner_stopped(self.name)

@@ -225,13 +225,13 @@ def resolve_workflow(
 
 def start_run(
     tx: Tx,
-    app: str,
+    app: str | None,
     workflow: str,
     input: bytes | None,
     runner_pin: str | None,
     rerun_of: str | None,
 ) -> str:
-    resolve_workflow(tx, workflow, app, None)
+    app, workflow = resolve_workflow(tx, workflow, app, None)
     event_id = new_id()
     insert_event_row(tx, event_id, INVOKED_EVENT, input, app)
     run_id = insert_run(
@@ -328,16 +328,22 @@ def accept_event(
     return SendResult(event_id=event.event_id, run_ids=started, resumed=resumed)
 
 
+_OPEN_WAITERS = (
+    "SELECT w.run_id, w.step_id, w.match FROM waiters w JOIN steps s"
+    " ON s.run_id = w.run_id AND s.step_id = w.step_id"
+    " WHERE w.event_name = ? AND (s.wake_at IS NULL OR s.wake_at > ?)"
+)
+
+
 def _resolve_waiters(tx: Tx, event: NewEvent) -> int:
+    """Resolve the waits on ``event``; a wait whose timeout has passed is not resolved, even
+    if no runner has handled that timeout yet (it returns None, whoever runs it later)."""
     conn = tx.conn
     if event.app is None:
-        rows = conn.execute(
-            "SELECT run_id, step_id, match FROM waiters WHERE event_name = ?", (event.name,)
-        ).fetchall()
+        rows = conn.execute(_OPEN_WAITERS, (event.name, tx.now_us)).fetchall()
     else:
         rows = conn.execute(
-            "SELECT run_id, step_id, match FROM waiters WHERE event_name = ? AND app = ?",
-            (event.name, event.app),
+            _OPEN_WAITERS + " AND w.app = ?", (event.name, tx.now_us, event.app)
         ).fetchall()
     if not rows:
         return 0
