@@ -71,6 +71,8 @@ class InFlight:
     started_at_us: int
     attempt: int
     task: asyncio.Task[Any] | None
+    settled: bool = False
+    marked: bool = False
 
 
 class RunPass:
@@ -105,6 +107,7 @@ class RunPass:
         self._idle = asyncio.Event()
         self._closing = False
         self._parks: list[asyncio.Future[Any]] = []
+        self._marker_scan: asyncio.TimerHandle | None = None
 
     # -- driving the pass ----------------------------------------------------------------
 
@@ -150,6 +153,9 @@ class RunPass:
     async def _abandon(self, workflow: asyncio.Task[Any]) -> None:
         """Cancel the workflow and every step still running; wait for them to unwind."""
         self._closing = True
+        if self._marker_scan is not None:
+            self._marker_scan.cancel()
+            self._marker_scan = None
         tasks = [workflow] + [f.task for f in self.inflight.values() if f.task is not None]
         for task in tasks:
             task.cancel()
@@ -378,19 +384,17 @@ class RunPass:
             "run", seq, after, encoded_input, started, attempt, asyncio.current_task()
         )
         self.inflight[key] = flight
-        marker = asyncio.get_running_loop().call_later(
-            RUNNING_MARKER_DELAY, self._mark_running, key
-        )
+        self._arm_marker_scan()
         try:
             try:
                 result = await self._call(fn, (value,) if has_input else ())
                 output = encode(result, step_id=key, max_bytes=self.max_payload_bytes)
             except Exception as exc:
-                marker.cancel()
+                flight.settled = True
                 return await self._attempt_failed(
                     key, seq, after, encoded_input, attempt, limit, started, exc, row
                 )
-            marker.cancel()
+            flight.settled = True
             done = StepRow(
                 step_id=key,
                 seq=seq,
@@ -409,7 +413,6 @@ class RunPass:
             self.done(key)
             return orjson.loads(output)
         finally:
-            marker.cancel()
             self.inflight.pop(key, None)
 
     async def _call(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
@@ -421,22 +424,37 @@ class RunPass:
             result = await result
         return result
 
-    def _mark_running(self, key: str) -> None:
-        flight = self.inflight.get(key)
-        if flight is None or self._closing:
-            return
-        self.record_lazy(
-            StepRow(
-                step_id=key,
-                seq=flight.seq,
-                kind=flight.kind,
-                status="running",
-                attempts=flight.attempt,
-                input=flight.input,
-                after=flight.after,
-                started_at_us=flight.started_at_us,
+    def _arm_marker_scan(self) -> None:
+        if self._marker_scan is None:
+            self._marker_scan = asyncio.get_running_loop().call_later(
+                RUNNING_MARKER_DELAY, self._mark_running
             )
-        )
+
+    def _mark_running(self) -> None:
+        """Record steps running for a while, so that a console shows them (one timer a pass,
+        not one a step: most steps end long before it fires)."""
+        self._marker_scan = None
+        if self._closing or not self.inflight:
+            return
+        threshold = self.now_us() - int(RUNNING_MARKER_DELAY * 1e6)
+        for key, flight in self.inflight.items():
+            if flight.settled or flight.marked or flight.started_at_us > threshold:
+                continue
+            flight.marked = True
+            self.record_lazy(
+                StepRow(
+                    step_id=key,
+                    seq=flight.seq,
+                    kind=flight.kind,
+                    status="running",
+                    attempts=flight.attempt,
+                    input=flight.input,
+                    after=flight.after,
+                    started_at_us=flight.started_at_us,
+                )
+            )
+        if any(not f.settled and not f.marked for f in self.inflight.values()):
+            self._arm_marker_scan()
 
     async def _attempt_failed(
         self,
