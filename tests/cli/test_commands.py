@@ -184,3 +184,17 @@ def test_loader_finds_apps_and_names_what_is_missing(app_file: Path) -> None:
         load_apps(f"{app_file}:nope")
     with pytest.raises(TargetError, match="no such file"):
         load_apps("missing_file.py")
+
+
+def test_start_wait_shows_progress_and_the_failure(running: None, db: str) -> None:
+    result = CliRunner().invoke(main, ["start", "fails", "--wait", "--timeout", "30", "--db", db])
+    assert result.exit_code == 1, result.output
+    assert "waiting for run" in result.output
+    assert "failed with" in result.output
+
+
+def test_start_wait_times_out_clearly(running: None, db: str) -> None:
+    args = ["start", "order", "--data", '{"prices": [1]}', "--wait", "--timeout", "0.5"]
+    result = CliRunner().invoke(main, [*args, "--db", db])
+    assert result.exit_code == 1, result.output
+    assert "after 0.5 seconds" in result.output

@@ -1,15 +1,19 @@
-"""Plain-text rendering of runs for the terminal."""
+"""Rendering runs for the terminal: tables, the run's header and its graph as a tree."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import orjson
 
+from durablex.cli.output import bold, dim, status
 from durablex.records import Run, Step
 
 MAX_VALUE_CHARS = 200
+
+Paint = Callable[[str, str], str]  # (raw value, padded cell) -> styled cell
 
 
 def duration(start: datetime | None, end: datetime | None) -> str:
@@ -30,16 +34,28 @@ def short(value: Any) -> str:
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
 
 
-def table(headers: list[str], rows: list[list[str]]) -> str:
+def _status_cell(raw: str, cell: str) -> str:
+    return status(cell, raw)
+
+
+def table(headers: list[str], rows: list[list[str]], paint: dict[int, Paint] | None = None) -> str:
+    """Columns padded to the widest plain value; styles go on after padding, so they never
+    disturb the alignment."""
+    paint = paint or {}
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
-    return "\n".join(lines)
+
+    def line(cells: list[str], styled: bool) -> str:
+        out = []
+        for index, (cell, width) in enumerate(zip(cells, widths, strict=True)):
+            padded = cell.ljust(width) if index < len(cells) - 1 else cell
+            if styled and index in paint:
+                padded = paint[index](cell, padded)
+            out.append(padded)
+        return "  ".join(out).rstrip()
+
+    return "\n".join([bold(line(headers, False)), *(line(row, True) for row in rows)])
 
 
 def format_runs(runs: list[Run]) -> str:
@@ -55,44 +71,69 @@ def format_runs(runs: list[Run]) -> str:
         ]
         for run in runs
     ]
-    return table(["RUN", "STATUS", "WORKFLOW", "CREATED (UTC)", "DURATION"], rows)
+    headers = ["RUN", "STATUS", "WORKFLOW", "CREATED (UTC)", "DURATION"]
+    return table(headers, rows, {1: _status_cell})
 
 
-def _depths(steps: list[Step]) -> dict[str, int]:
-    depth: dict[str, int] = {}
+def _indents(steps: list[Step]) -> dict[str, int]:
+    """Indentation that shows branching, not length: a sequential chain stays at one level,
+    the branches of a fork go one level in, and a join comes back out to its fork's level."""
+    successors: dict[str, int] = {}
     for step in steps:
-        depth[step.id] = 1 + max((depth.get(p, 0) for p in step.after), default=-1)
-    return depth
+        for parent in step.after:
+            successors[parent] = successors.get(parent, 0) + 1
+    indent: dict[str, int] = {}
+    for step in steps:
+        known = [p for p in step.after if p in indent]
+        if not known:
+            indent[step.id] = 0
+        elif len(known) == 1:
+            parent = known[0]
+            indent[step.id] = indent[parent] + (1 if successors.get(parent, 0) > 1 else 0)
+        else:
+            indent[step.id] = max(0, min(indent[p] for p in known) - 1)
+    return indent
 
 
 def graph(steps: list[Step]) -> str:
-    """The run's graph as an indented tree: children under the step they followed."""
-    depth = _depths(steps)
+    """The run's graph as an indented tree, with the joins named."""
+    indent = _indents(steps)
     lines = []
     for step in steps:
-        join = f"  (after {', '.join(step.after)})" if len(step.after) > 1 else ""
-        lines.append(f"{'  ' * depth[step.id]}{step.id} [{step.kind}, {step.status}]{join}")
+        join = dim(f"  (after {', '.join(step.after)})") if len(step.after) > 1 else ""
+        label = f"{step.id} [{step.kind}, {status(step.status)}]"
+        lines.append(f"{'  ' * indent[step.id]}{label}{join}")
     return "\n".join(lines)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.isoformat() if moment else "-"
 
 
 def format_run(run: Run) -> str:
     head = [
-        f"run       {run.id}",
+        f"run       {bold(run.id)}",
         f"workflow  {run.app}/{run.workflow}",
-        f"status    {run.status}",
-        f"created   {run.created_at.isoformat()}",
-        f"ended     {run.ended_at.isoformat() if run.ended_at else '-'}",
+        f"status    {status(run.status)}",
+        f"created   {_when(run.created_at)}",
+        f"ended     {_when(run.ended_at)}",
         f"duration  {duration(run.created_at, run.ended_at)}",
-        f"input     {short(run.input)}",
     ]
+    if run.event_name:
+        head.append(f"event     {run.event_name} ({run.event_id})")
+    head.append(f"input     {short(run.input)}")
+    if run.runner:
+        head.append(f"runner    {run.runner}")
     if run.parent_run_id:
         head.append(f"parent    {run.parent_run_id}")
     if run.status == "completed":
         head.append(f"output    {short(run.output)}")
     if run.error:
-        head.append(f"error     {run.error.get('type')}: {run.error.get('message')}")
+        head.append(
+            status(f"error     {run.error.get('type')}: {run.error.get('message')}", "failed")
+        )
     for warning in run.warnings:
-        head.append(f"warning   {warning}")
+        head.append(status(f"warning   {warning}", "waiting"))
     rows = [
         [
             step.id,
@@ -106,8 +147,9 @@ def format_run(run: Run) -> str:
     ]
     parts = ["\n".join(head)]
     if rows:
-        parts.append(table(["STEP", "KIND", "STATUS", "ATTEMPTS", "STARTED", "DURATION"], rows))
-        parts.append("graph\n" + graph(run.steps))
+        headers = ["STEP", "KIND", "STATUS", "ATTEMPTS", "STARTED", "DURATION"]
+        parts.append(table(headers, rows, {2: _status_cell}))
+        parts.append(bold("graph") + "\n" + graph(run.steps))
     else:
         parts.append("no steps yet")
     return "\n\n".join(parts)

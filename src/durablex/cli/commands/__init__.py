@@ -1,0 +1,1 @@
+"""The ``durablex`` subcommands, grouped by what they do."""

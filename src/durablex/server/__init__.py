@@ -1,0 +1,1 @@
+"""The HTTP server: JSON API, OpenAPI document, console (``create_app``)."""
