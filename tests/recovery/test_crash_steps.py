@@ -1,0 +1,95 @@
+"""A runner SIGKILLed in the middle of a step, a sleep, or a parallel batch."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from .harness import Harness
+
+pytestmark = pytest.mark.slow
+
+
+def test_kill_mid_step_reruns_only_the_interrupted_step(harness: Harness) -> None:
+    first = harness.spawn("r1", block=["slow"])
+    run_id = harness.client.start("mid_step", {"x": 42}).run_id
+
+    def slow_running() -> bool:
+        slow = harness.steps(run_id).get("slow")
+        return slow is not None and slow.status == "running"
+
+    harness.wait_until(slow_running, 10, "the slow step to be recorded as running")
+    assert harness.began(run_id, "slow") == 1
+    before = harness.steps(run_id)
+    assert before["a"].status == before["b"].status == "completed"
+
+    harness.kill(first)
+    assert harness.status(run_id) == "running"  # still leased by the dead runner
+    harness.spawn("r2")
+
+    assert harness.result(run_id) == [1, 2, 42, 3]
+    assert harness.executions(run_id, "a") == (1, 1)
+    assert harness.executions(run_id, "b") == (1, 1)
+    assert harness.executions(run_id, "slow") == (2, 1)  # at least once: the killed attempt
+    assert harness.executions(run_id, "c") == (1, 1)
+    steps = harness.steps(run_id)
+    assert [s.id for s in harness.client.get_run(run_id).steps] == ["a", "b", "slow", "c"]
+    assert all(s.status == "completed" for s in steps.values())
+    assert steps["slow"].attempts == 2
+    log = steps["slow"].attempt_log
+    assert [a.error["type"] if a.error else None for a in log] == ["Interrupted", None]
+    assert steps["a"].attempts == steps["b"].attempts == steps["c"].attempts == 1
+    assert harness.check_exactly_once_after_commit() == 1
+
+
+def test_kill_mid_sleep_wakes_on_time_on_another_runner(harness: Harness) -> None:
+    first = harness.spawn("r1")
+    run_id = harness.client.start("sleeper", {"nap_ms": 2500}).run_id
+    harness.wait_until(lambda: harness.status(run_id) == "sleeping", 10, "the run to sleep")
+    nap = harness.steps(run_id)["nap"]
+    assert nap.status == "sleeping" and nap.wake_at is not None
+    assert nap.started_at is not None
+    assert nap.wake_at - nap.started_at == timedelta(milliseconds=2500)
+
+    harness.kill(first)
+    assert harness.status(run_id) == "sleeping"
+    harness.spawn("r2")
+
+    assert harness.result(run_id) == ["before", "after"]
+    assert harness.executions(run_id, "a") == (1, 1)
+    assert harness.executions(run_id, "b") == (1, 1)
+    (b_begin,) = [e for e in harness.effects() if e.step_id == "b" and e.phase == "begin"]
+    lateness = b_begin.ts - nap.wake_at.timestamp()
+    assert 0 <= lateness < 1.5, f"woke {lateness:.3f}s after the sleep's end"
+    steps = harness.steps(run_id)
+    assert steps["nap"].status == "completed"
+    assert steps["b"].after == ["nap"]
+    assert harness.check_exactly_once_after_commit() == 0
+
+
+def test_kill_mid_parallel_batch_keeps_the_completed_branches(harness: Harness) -> None:
+    slow = [f"p{i}" for i in range(5, 10)]
+    fast = [f"p{i}" for i in range(5)]
+    first = harness.spawn("r1", block=slow)
+    run_id = harness.client.start("fanout").run_id
+
+    def batch_in_flight() -> bool:
+        steps = harness.steps(run_id)
+        done = all(s in steps and steps[s].status == "completed" for s in fast)
+        return done and all(harness.began(run_id, s) == 1 for s in slow)
+
+    harness.wait_until(batch_in_flight, 10, "the fast branches to commit, the slow to start")
+    harness.kill(first)
+    harness.spawn("r2")
+
+    squares = [i * i for i in range(10)]
+    assert harness.result(run_id) == {"values": squares, "total": sum(squares)}
+    for step_id in fast:
+        assert harness.executions(run_id, step_id) == (1, 1), step_id
+    for step_id in slow:
+        assert harness.executions(run_id, step_id) == (2, 1), step_id
+    assert harness.executions(run_id, "total") == (1, 1)
+    steps = harness.steps(run_id)
+    assert sorted(steps["total"].after) == sorted(fast + slow)
+    assert harness.check_exactly_once_after_commit() == len(slow)
