@@ -49,7 +49,10 @@ async def process_order(ctx: durablex.Context) -> dict[str, object]:
 
     # Independent steps run together: one pass starts them all.
     reservations = await asyncio.gather(
-        *(ctx.step.run(f"reserve-{item}", lambda item=item: reserve(item)) for item in order["items"])
+        *(
+            ctx.step.run(f"reserve-{item}", lambda item=item: reserve(item))
+            for item in order["items"]
+        )
     )
 
     verdict = await ctx.step.run_workflow(
@@ -75,9 +78,7 @@ async def process_order(ctx: durablex.Context) -> dict[str, object]:
     shipment = await ctx.step.run(
         "ship", {"charge": charge}, lambda inp: {"tracking": "TRK" + inp["charge"]["charge_id"][3:]}
     )
-    await ctx.step.emit(
-        "notify", name="order.shipped", data={"order_id": order_id, **shipment}
-    )
+    await ctx.step.emit("notify", name="order.shipped", data={"order_id": order_id, **shipment})
     return {
         "order_id": order_id,
         "status": "shipped",
