@@ -65,6 +65,7 @@ class SqliteStore:
         self._listener: Listener | None = None
         self._hub = hub_for(str(self.path.resolve()))
         self._data_version = 0
+        self._next_poll = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -151,22 +152,28 @@ class SqliteStore:
         self._listener.wants_terminal = terminal
 
     async def wait_for_change(self, timeout: float) -> Notices | None:
+        """In-process notices wake at once; other processes' commits are seen by polling
+        ``data_version`` at most every POLL_INTERVAL, however often they commit."""
         assert self._listener is not None and self._reader is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             if self._listener.event.is_set():
                 return self._listener.take()
-            version = self._watch.execute("PRAGMA data_version").fetchone()[0]
-            if version != self._data_version:
-                self._data_version = version
-                return Notices(work_due=True, changed=True)
-            remaining = deadline - loop.time()
+            now = loop.time()
+            if now >= self._next_poll:
+                self._next_poll = now + POLL_INTERVAL
+                version = self._watch.execute("PRAGMA data_version").fetchone()[0]
+                if version != self._data_version:
+                    self._data_version = version
+                    return Notices(work_due=True, changed=True)
+            remaining = deadline - now
             if remaining <= 0:
                 return None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
-                    self._listener.event.wait(), timeout=min(POLL_INTERVAL, remaining)
+                    self._listener.event.wait(),
+                    timeout=min(max(self._next_poll - now, 0.0), remaining),
                 )
 
     # -- registry ----------------------------------------------------------------------

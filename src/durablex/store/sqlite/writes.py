@@ -58,6 +58,15 @@ ON CONFLICT (run_id, step_id) DO UPDATE SET
 """
 
 
+# The same upsert, made only while the pass still holds the run: the fence check and the write
+# in one statement, the hot path of every step.
+_FENCED_UPSERT_STEP = _UPSERT_STEP.replace(
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+    " WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND fence = ? AND status = 'running')",
+)
+
+
 def _step_params(run_id: str, step: StepRow) -> tuple[Any, ...]:
     return (
         run_id,
@@ -89,8 +98,17 @@ def record_step(
     attempt: AttemptWrite | None,
     waiter: WaiterWrite | None,
 ) -> None:
-    app = check_fence(tx, run_id, fence)
-    upsert_step(tx, run_id, step)
+    if waiter is None:
+        written = tx.conn.execute(
+            _FENCED_UPSERT_STEP, (*_step_params(run_id, step), run_id, fence)
+        ).rowcount
+        if written != 1:
+            check_fence(tx, run_id, fence)
+            raise LeaseLostError(run_id, "the run is no longer held")
+        app = ""
+    else:
+        app = check_fence(tx, run_id, fence)
+        upsert_step(tx, run_id, step)
     if attempt is not None:
         tx.conn.execute(
             "INSERT OR REPLACE INTO attempts (run_id, step_id, number, started_at, ended_at, error)"
