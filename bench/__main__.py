@@ -104,6 +104,19 @@ def run_worker(args: argparse.Namespace, workload: str, params: dict[str, Any]) 
     return figures
 
 
+def adjacent_raw(args: argparse.Namespace) -> float:
+    """The fsync'd single-row commit rate measured right before or after a workload, so that a
+    ratio compares figures taken under the same load on a shared machine."""
+    tmp = Path(tempfile.mkdtemp(prefix="dxbench-adj-", dir=args.tmpdir))
+    try:
+        figures = raw.raw_commit(
+            tmp / "adjacent.db", synchronous="FULL", rows=args.raw_rows, batch=1
+        )
+        return float(figures["rows_per_s"])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     args = parse()
     chosen = [w for w in (args.workloads or ORDER) if w not in args.skip]
@@ -136,11 +149,15 @@ def main() -> None:
                 if value is not None and key in params:
                     params[key] = value
             t = time.perf_counter()
+            before = adjacent_raw(args) if raws else None
             figures = run_worker(args, workload, params)
+            after = adjacent_raw(args) if raws else None
             obj = report.line(args.backend, args.durability, workload, figures)
             obj["step_bodies"] = "sync" if args.sync_steps else "async"
             if raws and not obj.get("error"):
                 report.add_ratios(obj, raws, args.durability)
+                if before is not None and after is not None:
+                    report.add_adjacent_ratio(obj, (before + after) / 2)
             obj["bench_s"] = round(time.perf_counter() - t, 2)
             lines.append(obj)
             emit(obj)

@@ -133,3 +133,12 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
     return str(value)
+
+
+def add_adjacent_ratio(obj: dict[str, Any], raw_rows_per_s: float) -> None:
+    """``ratio_to_adjacent_raw``: as ``ratio_to_raw``, against the raw single-row rate measured
+    just before and just after this workload (their mean)."""
+    rate = obj.get("steps_per_s") or obj.get("runs_per_s")
+    obj["raw_commit_adjacent"] = round(raw_rows_per_s, 1)
+    if rate and raw_rows_per_s:
+        obj["ratio_to_adjacent_raw"] = round(float(rate) / raw_rows_per_s, 3)
