@@ -80,7 +80,13 @@ class GroupCommitter:
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.append((write, future))
         self._needs_fsync = self._needs_fsync or fsync
-        if durable and not self._urgent:
+        if durable and self._inline and not self._urgent and _nothing_else_ready(loop):
+            # Nothing else can join this batch in this turn of the loop: commit now, so a
+            # sequential run's next step starts without waiting for two more turns.
+            if self._handle is not None:
+                self._handle.cancel()
+            self._flush()
+        elif durable and not self._urgent:
             self._urgent = True
             self._schedule(0)
         elif self._handle is None and not self._running:
@@ -165,6 +171,13 @@ class GroupCommitter:
                 self._publish(notices)
         if self._queue:
             self._schedule(0 if self._urgent else LAZY_FLUSH_DELAY)
+
+
+def _nothing_else_ready(loop: asyncio.AbstractEventLoop) -> bool:
+    """True when no callback is waiting to run in this turn of the loop (CPython's asyncio keeps
+    them in ``_ready``; on a loop without it, assume others may be ready and batch)."""
+    ready = getattr(loop, "_ready", None)
+    return ready is not None and not ready
 
 
 class _Busy:
