@@ -253,17 +253,18 @@ class AsyncClient:
         return await store.list_apps()
 
     async def wait(self, run_id: str, timeout: float | None) -> Run:
-        """Wait until the run is terminal and return it (TimeoutError after ``timeout``)."""
+        """Wait until the run is terminal and return it without its steps (TimeoutError after
+        ``timeout`` seconds)."""
         store = await self._ensure_open()
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
-            statuses = await store.run_statuses([run_id])
-            status = statuses.get(run_id)
-            if status is None:
+            run = await store.get_run(run_id, with_steps=False)
+            if run is None:
                 raise RunNotFoundError(run_id=run_id)
+            status = run.status
             if status in TERMINAL_STATUSES:
-                return await self.get_run(run_id)
+                return run
             remaining = STATUS_POLL if deadline is None else deadline - loop.time()
             if remaining <= 0:
                 raise TimeoutError(f"run {run_id} is still {status} after {timeout} seconds")

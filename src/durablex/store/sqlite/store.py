@@ -318,10 +318,22 @@ class SqliteStore:
     # -- reads -------------------------------------------------------------------------
 
     async def get_run(self, run_id: str, *, with_steps: bool = True) -> Run | None:
+        if not with_steps:
+            return self._point_read(reads.get_run, run_id, False)
         return await self._read(reads.get_run, run_id, with_steps)
 
     async def run_statuses(self, run_ids: Sequence[str]) -> dict[str, str]:
+        if len(run_ids) <= 100:
+            return self._point_read(reads.run_statuses, run_ids)
         return await self._read(reads.run_statuses, run_ids)
+
+    def _point_read(self, fn: Callable[..., T], *args: Any) -> T:
+        """A primary-key lookup: microseconds in WAL mode, where readers never wait for the
+        writer, so it runs on the caller's loop even when other reads go to a thread (a thread
+        hop costs more than the read)."""
+        if self._reader is None:
+            raise RuntimeError("the store is not open")
+        return fn(self._reader, *args)
 
     async def list_runs(self, filt: RunFilter, limit: int, cursor: str | None) -> RunPage:
         return await self._read(reads.list_runs, filt, limit, cursor)
