@@ -22,12 +22,15 @@ from durablex.runner.threads import StepThreads
 from durablex.runtime import branches
 from durablex.runtime.context import Context, Steps
 from durablex.runtime.execution import Outcome, RunPass
-from durablex.store.base import ClaimedRun, LeaseLostError, Store, WorkflowRegistration
+from durablex.store.base import ClaimedRun, LeaseLostError, StepRow, Store, WorkflowRegistration
 from durablex.store.url import open_store
 
 log = logging.getLogger("durablex.runner")
 
 CLAIM_BATCH = 500
+# Runs due this soon are claimed now and wait for their moment in memory, so a wake-up is not
+# late by the time a claim, a journal load and a replay take.
+CLAIM_AHEAD_US = 20_000
 IDLE_POLL = 1.0
 CANCEL_POLL = 0.25
 DEFER_UNKNOWN_US = 5_000_000
@@ -83,6 +86,8 @@ class Runner:
         self.concurrency = concurrency
         self.lease_us = int(lease_ms * 1000)
         self.clock: Clock = clock or SystemClock()
+        # Claiming ahead makes up for real processing time; an injected clock has none.
+        self._ahead_us = CLAIM_AHEAD_US if isinstance(self.clock, SystemClock) else 0
         self.max_payload_bytes = max_payload_bytes
         self.grace = grace
         self.store: Store = open_store(db, clock=self.clock, inline=True, durability=durability)
@@ -192,9 +197,9 @@ class Runner:
                 free = self.concurrency - len(self._active)
                 due = await self.store.next_due_us(apps)
                 now = self.clock.now_us()
-                if free > 0 and due is not None and due <= now:
+                if free > 0 and due is not None and due <= now + self._ahead_us:
                     claimed = await self.store.claim(
-                        self.name, apps, min(free, CLAIM_BATCH), self.lease_us
+                        self.name, apps, min(free, CLAIM_BATCH), self.lease_us, self._ahead_us
                     )
                     for run in claimed:
                         self._launch(run)
@@ -202,7 +207,7 @@ class Runner:
                         continue
                     due = await self.store.next_due_us(apps)
                     now = self.clock.now_us()
-                await self._wait(due, now, free > 0)
+                await self._wait(None if due is None else due - self._ahead_us, now, free > 0)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -269,6 +274,7 @@ class Runner:
     async def _one_pass(self, claimed: ClaimedRun, spec: WorkflowSpec) -> Outcome:
         assert self._executor is not None
         rows = await self.store.load_steps(claimed.id)
+        await self._until_due(rows)
         run_pass = RunPass(
             store=self.store,
             claimed=claimed,
@@ -292,6 +298,19 @@ class Runner:
             step=Steps(run_pass),
         )
         return await run_pass.execute(ctx)
+
+    async def _until_due(self, rows: list[StepRow]) -> None:
+        """A run claimed ahead of its timer waits for that moment before its pass, so the
+        pass finds the timer due instead of parking the run again."""
+        timers = [
+            row.wake_at_us
+            for row in rows
+            if row.status in ("sleeping", "waiting") and row.wake_at_us is not None
+        ]
+        if timers:
+            delay_us = min(timers) - self.clock.now_us()
+            if 0 < delay_us <= self._ahead_us:
+                await self.clock.sleep(delay_us / 1e6)
 
     # -- leases and cancellation ---------------------------------------------------------
 

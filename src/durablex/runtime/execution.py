@@ -45,6 +45,7 @@ from durablex.store.base import (
     NewEvent,
     StepRow,
     Store,
+    StoreError,
     WaiterWrite,
 )
 
@@ -108,6 +109,7 @@ class RunPass:
         self._closing = False
         self._parks: list[asyncio.Future[Any]] = []
         self._marker_scan: asyncio.TimerHandle | None = None
+        self._lost_write: BaseException | None = None
 
     # -- driving the pass ----------------------------------------------------------------
 
@@ -140,6 +142,8 @@ class RunPass:
     async def _park(self, workflow: asyncio.Task[Any]) -> Outcome:
         self._closing = True
         await self._abandon(workflow)
+        if self._lost_write is not None:
+            return Outcome.ABORTED
         kinds = {kind for kind, _ in self.parked.values()}
         status = "waiting" if "wait" in kinds else "sleeping"
         dues = [due for _, due in self.parked.values() if due is not None]
@@ -175,7 +179,7 @@ class RunPass:
             await self._abandon(workflow)
             return Outcome.ABORTED
         exc = workflow.exception()
-        if isinstance(exc, PassAborted | PassClosed):
+        if isinstance(exc, PassAborted | PassClosed) or self._lost_write is not None:
             await self._abandon(workflow)
             return Outcome.ABORTED
         self._closing = True
@@ -238,6 +242,7 @@ class RunPass:
         branches.after_step(key)
 
     def _key_for(self, step_id: str) -> str:
+        repeated = step_id in self._seen
         count = self._seen.get(step_id, 0) + 1
         key = step_id if count == 1 else f"{step_id}:{count}"
         while key in self._used:
@@ -246,10 +251,17 @@ class RunPass:
         self._seen[step_id] = count
         self._used.add(key)
         if count >= 2:
-            warning = (
-                f"step id {step_id!r} was used more than once; repeated calls were recorded "
-                f"as {step_id}:2, {step_id}:3, ... in call order. Give each step a unique id."
-            )
+            if repeated:
+                warning = (
+                    f"step id {step_id!r} was used more than once; repeated calls were "
+                    f"recorded as {step_id}:2, {step_id}:3, ... in call order. "
+                    "Give each step a unique id."
+                )
+            else:  # used once, but a repeated step was already recorded under this id
+                warning = (
+                    f"step id {step_id!r} is also the key of a repeated step; it was "
+                    f"recorded as {key}. Give each step a unique id."
+                )
             if warning not in self._warned:
                 self._warned.add(warning)
                 self._lazy_write(self.store.add_warning_nowait(self.run_id, self.fence, warning))
@@ -292,13 +304,30 @@ class RunPass:
             timer.cancel()
 
     def _lazy_write(self, future: asyncio.Future[Any]) -> None:
-        future.add_done_callback(_ignore_lease_lost)
+        future.add_done_callback(self._lazy_done)
+
+    def _lazy_done(self, future: asyncio.Future[Any]) -> None:
+        _ignore_lease_lost(future)
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if exc is not None and not isinstance(exc, LeaseLostError):
+            # a record that this pass's park or end relies on (a waiter, a sleep) was not
+            # stored: the pass must neither park nor end the run on top of it
+            self._lost_write = exc
 
     async def _guard(self, coro: Any) -> Any:
         try:
             return await coro
         except LeaseLostError as lost:
             raise PassAborted(self.run_id, lost.reason) from None
+        except StoreError as failed:
+            # The database could not store the write (disk full, unreachable): the pass
+            # ends, and the run is taken again once its lease expires. Workflow code must
+            # never see this as the step's own failure (an ``except Exception`` would
+            # swallow it and end the run with a wrong result).
+            log.warning("run %s: pass aborted, a write failed: %s", self.run_id, failed)
+            raise PassAborted(self.run_id, f"a write failed: {failed}") from None
 
     def record_lazy(self, row: StepRow, waiter: WaiterWrite | None = None) -> None:
         self._lazy_write(self.store.record_step_nowait(self.run_id, self.fence, row, waiter=waiter))

@@ -160,8 +160,11 @@ class Store(Protocol):
 
     # -- claiming and leases -------------------------------------------------------------
     async def claim(
-        self, runner: str, apps: Sequence[str], limit: int, lease_us: int
-    ) -> list[ClaimedRun]: ...
+        self, runner: str, apps: Sequence[str], limit: int, lease_us: int, ahead_us: int = 0
+    ) -> list[ClaimedRun]:
+        """Claim up to ``limit`` runs due by now + ``ahead_us`` (whose lease, if any, has
+        expired by now), oldest due first."""
+
     async def next_due_us(self, apps: Sequence[str]) -> int | None: ...
     async def renew_leases(self, runner: str, run_ids: Sequence[str], lease_us: int) -> None: ...
     async def held_runs(self, runner: str, run_ids: Sequence[str]) -> set[str]: ...

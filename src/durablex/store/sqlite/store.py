@@ -197,9 +197,9 @@ class SqliteStore:
     # -- claims ------------------------------------------------------------------------
 
     async def claim(
-        self, runner: str, apps: Sequence[str], limit: int, lease_us: int
+        self, runner: str, apps: Sequence[str], limit: int, lease_us: int, ahead_us: int = 0
     ) -> list[ClaimedRun]:
-        rows = await self._write(writes.claim, runner, apps, limit, lease_us, fsync=False)
+        rows = await self._write(writes.claim, runner, apps, limit, lease_us, ahead_us, fsync=False)
         return [
             ClaimedRun(
                 id=r[0],

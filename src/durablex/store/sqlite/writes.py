@@ -541,9 +541,10 @@ def park_run(tx: Tx, run_id: str, fence: int, status: str, due_at_us: int | None
 
 
 def claim(
-    tx: Tx, runner: str, apps: Sequence[str], limit: int, lease_us: int
+    tx: Tx, runner: str, apps: Sequence[str], limit: int, lease_us: int, ahead_us: int = 0
 ) -> list[tuple[Any, ...]]:
     now = tx.now_us
+    horizon = now + ahead_us
     expires = now + lease_us
     marks = ",".join("?" * len(apps))
     rows = tx.conn.execute(
@@ -556,7 +557,7 @@ def claim(
         f" AND {_NOT_TERMINAL} ORDER BY due_at LIMIT ?)"
         " RETURNING id, app, workflow, fence, input, event_id, parent_run_id, warnings,"
         " created_at",
-        (runner, expires, expires, now, runner, now, *apps, runner, now, limit),
+        (runner, expires, expires, now, runner, horizon, *apps, runner, now, limit),
     ).fetchall()
     claimed: list[tuple[Any, ...]] = []
     for row in rows:
