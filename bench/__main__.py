@@ -1,14 +1,17 @@
-"""``python -m bench [WORKLOAD...] --backend sqlite --durability full|process [--out FILE]``
+"""``python -m bench [WORKLOAD...] --backend sqlite|postgres --durability full|process
+[--vs dbos] [--out FILE]``, and ``python -m bench sweep ...`` (see bench/sweep.py).
 
-Measures the physical limits (raw sqlite3 commits) first, then runs each workload in its own
-fresh process on a fresh database file, prints one JSON line per figure set, and ends with a
-short table. See bench/README.md.
+Measures the physical limits (raw commits) first, then runs each workload in its own fresh
+process on a fresh database, prints one JSON line per figure set, and ends with a short table.
+With ``--vs dbos`` each workload is run by DBOS Transact right after Durablex (alternating),
+followed by a ratio line. See bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -17,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import raw, report
+from bench import raw, report, vs
 from bench.workloads import DEFAULTS, ORDER
 
 OVERRIDES = ("N", "R", "S", "P", "K", "D")
@@ -32,8 +35,22 @@ def parse() -> argparse.Namespace:
     p.add_argument(
         "workloads", nargs="*", metavar="WORKLOAD", help=f"any of {', '.join(ORDER)} (default: all)"
     )
-    p.add_argument("--backend", default="sqlite", choices=["sqlite"])
+    p.add_argument("--backend", default="sqlite", choices=["sqlite", "postgres"])
+    p.add_argument(
+        "--pg-url",
+        default=os.environ.get("DURABLEX_TEST_PG_URL"),
+        help="server for --backend postgres (default $DURABLEX_TEST_PG_URL); each workload "
+        "gets a fresh database on it",
+    )
     p.add_argument("--durability", default="full", choices=["full", "process"])
+    p.add_argument("--vs", choices=["dbos"], help="also run each workload on DBOS Transact")
+    p.add_argument(
+        "--dbos-param",
+        action="append",
+        default=[],
+        metavar="WORKLOAD.KEY=VALUE",
+        help="a param for DBOS only, e.g. parked.R=20000 (the ratio line then says so)",
+    )
     p.add_argument("--out", help="also append the JSON lines to this file")
     p.add_argument(
         "--sync-steps",
@@ -62,7 +79,40 @@ def parse() -> argparse.Namespace:
     return args
 
 
-def run_worker(args: argparse.Namespace, workload: str, params: dict[str, Any]) -> dict[str, Any]:
+def check_backend(args: argparse.Namespace) -> None:
+    """For postgres: exit non-zero, saying why, unless a server answers at --pg-url."""
+    if args.backend != "postgres":
+        return
+    if not args.pg_url:
+        sys.exit("bench: --backend postgres needs --pg-url or $DURABLEX_TEST_PG_URL")
+    try:
+        raw.pg_connect(args.pg_url).close()
+    except Exception as exc:
+        sys.exit(f"bench: no PostgreSQL server reachable at {args.pg_url}: {exc}")
+
+
+def params_for(args: argparse.Namespace, workload: str) -> dict[str, Any]:
+    params = dict(DEFAULTS[workload])
+    for key in OVERRIDES:
+        value = getattr(args, key, None)
+        if value is not None and key in params:
+            params[key] = value
+    return params
+
+
+def dbos_params(args: argparse.Namespace, workload: str, params: dict[str, Any]) -> dict[str, Any]:
+    out = dict(params)
+    for item in args.dbos_param:
+        name, _, value = item.partition("=")
+        w, _, key = name.partition(".")
+        if w == workload:
+            out[key] = float(value) if "." in value else int(value)
+    return out
+
+
+def run_worker(
+    args: argparse.Namespace, workload: str, params: dict[str, Any], durability: str | None = None
+) -> dict[str, Any]:
     cmd = [
         sys.executable,
         "-m",
@@ -71,7 +121,7 @@ def run_worker(args: argparse.Namespace, workload: str, params: dict[str, Any]) 
         "--params",
         json.dumps(params),
         "--durability",
-        args.durability,
+        durability or args.durability,
         "--concurrency",
         str(args.concurrency),
         "--timeout",
@@ -81,6 +131,8 @@ def run_worker(args: argparse.Namespace, workload: str, params: dict[str, Any]) 
         cmd.append("--sync-steps")
     if args.tmpdir:
         cmd += ["--tmpdir", args.tmpdir]
+    if args.backend == "postgres":
+        cmd += ["--pg-url", args.pg_url]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout + 120)
     except subprocess.TimeoutExpired as exc:
@@ -118,7 +170,15 @@ def adjacent_raw(args: argparse.Namespace) -> float:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["sweep"]:
+        from bench import sweep
+
+        sweep.main(sys.argv[2:])
+        return
     args = parse()
+    check_backend(args)
+    if args.vs:
+        vs.ensure_venv()
     chosen = [w for w in (args.workloads or ORDER) if w not in args.skip]
     out_fh = open(args.out, "a") if args.out else None  # noqa: SIM115
 
@@ -130,39 +190,58 @@ def main() -> None:
             out_fh.flush()
 
     lines: list[dict[str, Any]] = []
+    ratios: list[dict[str, Any]] = []
     raws: dict[str, dict[str, Any]] = {}
     if not args.no_raw:
         tmp = Path(tempfile.mkdtemp(prefix="dxbench-raw-", dir=args.tmpdir))
         try:
-            for name, figures in raw.measure_all(tmp, args.raw_rows, args.raw_batch_rows):
+            measured = raw.measure_all(tmp, args.raw_rows, args.raw_batch_rows)
+            if args.backend == "postgres":
+                measured += raw.measure_pg(args.pg_url, args.raw_rows, args.raw_batch_rows)
+            for name, figures in measured:
                 raws[name] = figures
                 obj = report.raw_line(args.backend, args.durability, name, figures)
                 lines.append(obj)
                 emit(obj)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    def adjacent(obj: dict[str, Any], durability: str, before: float | None) -> None:
+        if raws and not obj.get("error"):
+            report.add_ratios(obj, raws, durability)
+            if before is not None:
+                report.add_adjacent_ratio(obj, (before + adjacent_raw(args)) / 2)
+
     for _ in range(args.repeat):
         for workload in chosen:
-            params = dict(DEFAULTS[workload])
-            for key in OVERRIDES:
-                value = getattr(args, key)
-                if value is not None and key in params:
-                    params[key] = value
+            params = params_for(args, workload)
             t = time.perf_counter()
             before = adjacent_raw(args) if raws else None
             figures = run_worker(args, workload, params)
-            after = adjacent_raw(args) if raws else None
             obj = report.line(args.backend, args.durability, workload, figures)
             obj["step_bodies"] = "sync" if args.sync_steps else "async"
-            if raws and not obj.get("error"):
-                report.add_ratios(obj, raws, args.durability)
-                if before is not None and after is not None:
-                    report.add_adjacent_ratio(obj, (before + after) / 2)
+            adjacent(obj, args.durability, before)
             obj["bench_s"] = round(time.perf_counter() - t, 2)
             lines.append(obj)
             emit(obj)
+            if args.vs == "dbos":
+                t = time.perf_counter()
+                before = adjacent_raw(args) if raws else None
+                pg = args.pg_url if args.backend == "postgres" else None
+                peer_params = dbos_params(args, workload, params)
+                figures = vs.run_dbos(workload, peer_params, args.timeout, args.tmpdir, pg)
+                peer = report.line(args.backend, "dbos-default", workload, figures, "dbos")
+                adjacent(peer, "full", before)
+                peer["bench_s"] = round(time.perf_counter() - t, 2)
+                lines.append(peer)
+                emit(peer)
+                ratios.append(vs.ratio_line(obj, peer))
+                emit(ratios[-1])
     print(file=sys.stderr)
     print(report.table(lines), file=sys.stderr)
+    if ratios:
+        print(file=sys.stderr)
+        print(report.ratio_table(ratios), file=sys.stderr)
     if out_fh:
         out_fh.close()
     if any(o.get("error") for o in lines):

@@ -10,6 +10,7 @@ import sqlite3
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 PAYLOAD = b'{"i": 123456, "pad": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}'
 
@@ -71,3 +72,46 @@ def measure_all(tmpdir: Path, rows: int, batch_rows: int) -> list[tuple[str, dic
         n = rows if batch == 1 else batch_rows
         out.append((name, raw_commit(tmpdir / f"{name}.db", synchronous=sync, rows=n, batch=batch)))
     return out
+
+
+def pg_connect(url: str) -> Any:
+    """A psycopg connection to the server of a postgresql:// URL (durablex's own query options,
+    like durability=, are dropped)."""
+    import psycopg  # the postgres extra of durablex
+
+    parts = urlsplit(url)
+    return psycopg.connect(urlunsplit(parts._replace(query="")), autocommit=True, connect_timeout=5)
+
+
+def raw_pg(url: str, *, synchronous_commit: str, rows: int, batch: int) -> dict[str, Any]:
+    """As raw_commit, on PostgreSQL: ``rows`` rows, ``batch`` per transaction, into a temp table."""
+    with pg_connect(url) as conn:
+        conn.execute(f"SET synchronous_commit = {synchronous_commit}")
+        conn.execute("CREATE TEMP TABLE t (id TEXT PRIMARY KEY, seq BIGINT, data BYTEA)")
+        insert = "INSERT INTO t (id, seq, data) VALUES (%s, %s, %s)"
+        commits = max(1, rows // batch)
+        t0 = time.perf_counter()
+        n = 0
+        for _ in range(commits):
+            with conn.transaction():
+                for _ in range(batch):
+                    conn.execute(insert, (f"r{n:09d}", n, PAYLOAD))
+                    n += 1
+        wall = time.perf_counter() - t0
+    return {
+        "rows": n,
+        "batch": batch,
+        "synchronous": f"synchronous_commit={synchronous_commit}",
+        "wall_s": round(wall, 4),
+        "rows_per_s": round(n / wall, 1),
+        "commits_per_s": round(commits / wall, 1),
+        "commit_ms": round(wall / commits * 1000, 4),
+    }
+
+
+def measure_pg(url: str, rows: int, batch_rows: int) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        ("raw_pg_commit", raw_pg(url, synchronous_commit="on", rows=rows, batch=1)),
+        ("raw_pg_batch", raw_pg(url, synchronous_commit="on", rows=batch_rows, batch=100)),
+        ("raw_pg_commit_async", raw_pg(url, synchronous_commit="off", rows=rows, batch=1)),
+    ]

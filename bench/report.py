@@ -26,10 +26,12 @@ def _round(value: Any) -> Any:
     return value
 
 
-def line(backend: str, durability: str, workload: str, figures: dict[str, Any]) -> dict[str, Any]:
+def line(
+    backend: str, durability: str, workload: str, figures: dict[str, Any], system: str = "durablex"
+) -> dict[str, Any]:
     """The benchmarks.md shape first, then any extra keys the workload returned."""
     out: dict[str, Any] = {
-        "system": "durablex",
+        "system": system,
         "backend": backend,
         "durability": durability,
         "workload": workload,
@@ -72,9 +74,12 @@ def add_ratios(out: dict[str, Any], raws: dict[str, dict[str, Any]], durability:
     commit (how many commits' time it costs).
     """
     rate = out.get("steps_per_s") or out.get("runs_per_s")
-    single = raws["raw_commit"]
-    batch = raws["raw_batch"]
-    same = raws["raw_commit" if durability == "full" else "raw_commit_normal"]
+    if out.get("backend") == "postgres":  # the same figures from the raw_pg_* lines
+        single, batch = raws["raw_pg_commit"], raws["raw_pg_batch"]
+        same = raws["raw_pg_commit" if durability == "full" else "raw_pg_commit_async"]
+    else:
+        single, batch = raws["raw_commit"], raws["raw_batch"]
+        same = raws["raw_commit" if durability == "full" else "raw_commit_normal"]
     if rate:
         out["ratio_to_raw"] = round(rate / single["rows_per_s"], 3)
         out["ratio_to_raw_batch"] = round(rate / batch["rows_per_s"], 4)
@@ -90,6 +95,7 @@ def dumps(obj: dict[str, Any]) -> str:
 
 def table(lines: list[dict[str, Any]]) -> str:
     head = [
+        "system",
         "durability",
         "workload",
         "params",
@@ -104,11 +110,12 @@ def table(lines: list[dict[str, Any]]) -> str:
     rows = [head]
     for o in lines:
         if o.get("error"):
-            rows.append([o["durability"], o["workload"], "", "FAILED", "", "", "", "", "", ""])
+            rows.append([o["system"], o["durability"], o["workload"], "", "FAILED", *[""] * 6])
             continue
         params = o.get("params") or {}
         rows.append(
             [
+                str(o.get("system")),
                 str(o.get("durability")),
                 str(o.get("workload")),
                 " ".join(f"{k}={v}" for k, v in params.items()),
@@ -121,7 +128,21 @@ def table(lines: list[dict[str, Any]]) -> str:
                 _fmt(o.get("ratio_to_raw")),
             ]
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    return _grid(rows)
+
+
+def ratio_table(ratios: list[dict[str, Any]]) -> str:
+    """One row per --vs ratio line: > 1 means Durablex is better on that figure."""
+    rows = [["workload", "figure", "durablex", "dbos", "ratio (>1: durablex better)"]]
+    for o in ratios:
+        rows.append(
+            [o["workload"], o["figure"], _fmt(o["durablex"]), _fmt(o["dbos"]), _fmt(o["ratio"])]
+        )
+    return _grid(rows)
+
+
+def _grid(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
     )

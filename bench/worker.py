@@ -13,18 +13,40 @@ import shutil
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+from bench.raw import pg_connect
 from bench.workloads import DEFAULTS, WORKLOADS, Ctx, rss_kb
+
+
+def fresh_pg_database(server: str) -> tuple[str, Callable[[], None]]:
+    """A new database on the server of ``server`` (a postgresql:// URL), and its dropper."""
+    name = f"dxbench_{uuid.uuid4().hex[:10]}"
+    with pg_connect(server) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with pg_connect(server) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    parts = urlsplit(server)
+    return urlunsplit(parts._replace(path="/" + name, query="")), drop
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     params = dict(DEFAULTS[args.workload])
     params.update(json.loads(args.params or "{}"))
     tmp = Path(tempfile.mkdtemp(prefix=f"dxbench-{args.workload}-", dir=args.tmpdir))
-    path = tmp / "bench.db"
+    path: Path | str = tmp / "bench.db"
     url = f"sqlite:///{path}?durability={args.durability}"
+    drop = None
+    if args.pg_url:
+        path, drop = fresh_pg_database(args.pg_url)
+        url = f"{path}?durability={args.durability}"
     ctx = Ctx(url, path, args.sync_steps, args.concurrency, args.timeout)
     profiler = None
     if args.profile == "pyinstrument":
@@ -66,6 +88,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     stats.sort_stats("cumulative").print_stats(60)
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+            if drop:
+                drop()
     if figures.get("peak_rss_mb") is None:
         figures["peak_rss_mb"] = round((rss_kb() or 0) / 1024, 1)
     figures["params"] = params
@@ -82,6 +106,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--tmpdir", default=None)
     parser.add_argument("--keep", action="store_true", help="keep the temp database")
+    parser.add_argument("--pg-url", default=None, help="PostgreSQL server (a fresh database)")
     parser.add_argument("--profile", choices=["pyinstrument", "cprofile"], default=None)
     parser.add_argument("--profile-out", default=None, help="path prefix of the profile files")
     args = parser.parse_args()

@@ -68,15 +68,23 @@ def rss_kb(pid: int | str = "self", field: str = "VmHWM") -> int | None:
 class Db:
     """A read-only peek at the benchmark's database, independent of the engine's connections."""
 
-    def __init__(self, path: Path) -> None:
-        self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
-        self.conn.execute("PRAGMA busy_timeout = 5000")
+    def __init__(self, path: Path | str) -> None:
+        self.pg = isinstance(path, str)  # a postgresql:// URL
+        if self.pg:
+            from bench.raw import pg_connect
+
+            self.conn: Any = pg_connect(str(path))
+        else:
+            self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+            self.conn.execute("PRAGMA busy_timeout = 5000")
 
     def scalar(self, sql: str, *args: Any) -> Any:
-        return self.conn.execute(sql, args).fetchone()[0]
+        return self.rows(sql, *args)[0][0]
 
     def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        return self.conn.execute(sql, args).fetchall()
+        if self.pg:
+            sql = sql.replace("?", "%s")
+        return list(self.conn.execute(sql, args).fetchall())
 
     def counts(self) -> dict[str, int]:
         return dict(self.rows("SELECT status, count(*) FROM runs GROUP BY status"))
@@ -104,10 +112,18 @@ class Db:
         return int(self.scalar("SELECT max(ended_at) FROM runs WHERE status = 'completed'"))
 
 
-class Ctx:
-    """What every workload gets: the db url and path, options, and the peek connection."""
+def db_mb(path: Path | str) -> float:
+    if isinstance(path, str):
+        return round(Db(path).scalar("SELECT pg_database_size(current_database())") / 2**20, 1)
+    return round(sum(f.stat().st_size for f in path.parent.iterdir()) / 2**20, 1)
 
-    def __init__(self, url: str, path: Path, sync_steps: bool, concurrency: int, timeout: float):
+
+class Ctx:
+    """What every workload gets: the db url and path (the URL itself on PostgreSQL), options."""
+
+    def __init__(
+        self, url: str, path: Path | str, sync_steps: bool, concurrency: int, timeout: float
+    ):
         self.url = url
         self.path = path
         self.sync_steps = sync_steps
@@ -224,9 +240,7 @@ async def latency(c: Ctx, p: dict[str, Any]) -> dict[str, Any]:
         wall = time.perf_counter() - t0
         engine = [
             row[0]
-            for row in db.rows(
-                "SELECT ended_at - created_at FROM runs ORDER BY created_at LIMIT -1 OFFSET 1"
-            )
+            for row in db.rows("SELECT ended_at - created_at FROM runs ORDER BY created_at")[1:]
         ]
     return {
         "wall_s": wall,
@@ -376,7 +390,7 @@ async def parked(c: Ctx, p: dict[str, Any]) -> dict[str, Any]:
         "runner_idle_rss_mb": round(idle_kb / 1024, 1) if idle_kb else None,
         "runner_end_rss_mb": round(end_kb / 1024, 1) if end_kb else None,
         "submit_s": (t_started - t0) / 1e6,
-        "db_mb": round(sum(f.stat().st_size for f in c.path.parent.iterdir()) / 2**20, 1),
+        "db_mb": db_mb(c.path),
     }
 
 
