@@ -117,11 +117,10 @@ class RunPass:
         loop = asyncio.get_running_loop()
         workflow = loop.create_task(self.spec.fn(ctx), name=f"durablex-run-{self.run_id}")
         branches.track_root(workflow)
+        workflow.add_done_callback(lambda _: self._idle.set())
         try:
             while True:
-                idle = loop.create_task(self._idle.wait())
-                await asyncio.wait({workflow, idle}, return_when=asyncio.FIRST_COMPLETED)
-                idle.cancel()
+                await self._idle.wait()
                 if workflow.done():
                     return await self._finish(workflow)
                 self._idle.clear()
