@@ -231,8 +231,14 @@ class Runner:
         finally:
             for waiter in waiters:
                 waiter.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
 
     def _launch(self, claimed: ClaimedRun) -> None:
+        previous = self._active.get(claimed.id)
+        if previous is not None and not previous.done():
+            # Our lease lapsed (a stalled loop) and we claimed the run again: the old pass's
+            # writes are fenced off already; stop it so it runs no further step bodies.
+            previous.cancel()
         task = asyncio.create_task(self._drive(claimed), name=f"durablex-pass-{claimed.id}")
         self._active[claimed.id] = task
 
@@ -268,7 +274,8 @@ class Runner:
             with contextlib.suppress(Exception):
                 await self.store.release_run(claimed.id, claimed.fence)
         finally:
-            self._active.pop(claimed.id, None)
+            if self._active.get(claimed.id) is asyncio.current_task():
+                del self._active[claimed.id]
             self._kick.set()
 
     async def _one_pass(self, claimed: ClaimedRun, spec: WorkflowSpec) -> Outcome:

@@ -6,7 +6,7 @@ import os
 from urllib.parse import parse_qs, urlsplit
 
 from durablex.core.clock import Clock
-from durablex.store.base import Store, StoreError
+from durablex.store.base import Store
 from durablex.store.sqlite.connection import DURABILITY_MODES, check_durability
 from durablex.store.sqlite.store import SqliteStore
 
@@ -43,6 +43,8 @@ def open_store(
     """Build the store a URL names (not yet opened)."""
     url = resolve_url(db)
     parts = urlsplit(url)
+    if parts.scheme in ("postgresql", "postgres"):
+        return _open_postgres(url, clock=clock, durability=durability)
     query = parse_qs(parts.query)
     unknown = set(query) - {"durability"}
     if unknown:
@@ -62,8 +64,17 @@ def open_store(
         if not path:
             raise ValueError(f"invalid SQLite URL {url!r}: no file path ({ACCEPTED})")
         return SqliteStore(path, durability=mode, clock=clock, inline=inline, url=url)
-    if parts.scheme in ("postgresql", "postgres"):
-        raise StoreError(
-            f"{url!r}: the PostgreSQL store is not part of this build yet; use a SQLite URL"
-        )
     raise ValueError(f"unsupported database URL {url!r}: expected {ACCEPTED}")
+
+
+def _open_postgres(url: str, *, clock: Clock | None, durability: str | None) -> Store:
+    # imported here: a SQLite-only installation needs no PostgreSQL driver
+    from durablex.store.postgres.connection import parse_url, require_driver
+
+    query = parse_qs(urlsplit(url).query)
+    mode = check_durability(durability or (query.get("durability") or ["full"])[0])
+    config = parse_url(url, mode)
+    require_driver()
+    from durablex.store.postgres.store import PostgresStore
+
+    return PostgresStore(config, clock=clock)

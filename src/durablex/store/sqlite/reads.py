@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -12,47 +11,19 @@ import orjson
 from durablex.core.times import us_to_datetime
 from durablex.records import AppInfo, Attempt, Event, Run, RunnerInfo, Step, WorkflowInfo
 from durablex.store.base import EventPage, RunFilter, RunPage, StepRow
-
-RUNNER_DEAD_AFTER_US = 30_000_000
-
-_RUN_COLUMNS = (
-    "r.id, r.workflow, r.app, r.status, r.input, r.output, r.error, r.parent_run_id,"
-    " r.warnings, r.created_at, r.ended_at, r.started_at, r.event_id, r.last_runner,"
-    " r.runner_pin, r.due_at, e.name"
+from durablex.store.rows import (
+    EVENT_COLUMNS,
+    RUN_COLUMNS,
+    RUN_FROM,
+    RUNNER_DEAD_AFTER_US,
+    complete_log,
+    decode_cursor,
+    dt,
+    encode_cursor,
+    event_record,
+    load,
+    run_record,
 )
-_RUN_FROM = "runs r LEFT JOIN events e ON e.id = r.event_id"
-
-
-def _load(data: bytes | None) -> Any:
-    return None if data is None else orjson.loads(data)
-
-
-def _dt(us: int | None) -> Any:
-    return None if us is None else us_to_datetime(us)
-
-
-def _run(row: Sequence[Any], steps: list[Step] | None = None) -> Run:
-    status = row[3]
-    return Run(
-        id=row[0],
-        workflow=row[1],
-        app=row[2],
-        status=status,
-        input=_load(row[4]),
-        output=_load(row[5]),
-        error=_load(row[6]),
-        parent_run_id=row[7],
-        warnings=_load(row[8]) or [],
-        created_at=us_to_datetime(row[9]),
-        ended_at=_dt(row[10]),
-        steps=steps or [],
-        started_at=_dt(row[11]),
-        event_id=row[12],
-        runner=row[13],
-        runner_pin=row[14],
-        wake_at=_dt(row[15]) if status in ("sleeping", "waiting", "queued") else None,
-        event_name=row[16],
-    )
 
 
 def load_steps(conn: sqlite3.Connection, run_id: str) -> list[StepRow]:
@@ -70,8 +41,8 @@ def load_steps(conn: sqlite3.Connection, run_id: str) -> list[StepRow]:
             attempts=r[4],
             input=r[5],
             output=r[6],
-            error=_load(r[7]),
-            after=_load(r[8]) or [],
+            error=load(r[7]),
+            after=load(r[8]) or [],
             started_at_us=r[9],
             ended_at_us=r[10],
             wake_at_us=r[11],
@@ -82,13 +53,11 @@ def load_steps(conn: sqlite3.Connection, run_id: str) -> list[StepRow]:
 
 
 def get_run(conn: sqlite3.Connection, run_id: str, with_steps: bool) -> Run | None:
-    row = conn.execute(
-        f"SELECT {_RUN_COLUMNS} FROM {_RUN_FROM} WHERE r.id = ?", (run_id,)
-    ).fetchone()
+    row = conn.execute(f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE r.id = ?", (run_id,)).fetchone()
     if row is None:
         return None
     if not with_steps:
-        return _run(row)
+        return run_record(row)
     attempts: dict[str, list[Attempt]] = {}
     for a in conn.execute(
         "SELECT step_id, number, started_at, ended_at, error FROM attempts WHERE run_id = ?"
@@ -96,67 +65,30 @@ def get_run(conn: sqlite3.Connection, run_id: str, with_steps: bool) -> Run | No
         (run_id,),
     ):
         attempts.setdefault(a[0], []).append(
-            Attempt(number=a[1], started_at=_dt(a[2]), ended_at=_dt(a[3]), error=_load(a[4]))
+            Attempt(number=a[1], started_at=dt(a[2]), ended_at=dt(a[3]), error=load(a[4]))
         )
     rows = load_steps(conn, run_id)
     for s in rows:
-        attempts[s.step_id] = _complete_log(s, attempts.get(s.step_id, []))
+        attempts[s.step_id] = complete_log(s, attempts.get(s.step_id, []))
     steps = [
         Step(
             id=s.step_id,
             kind=s.kind,
             status=s.status,
             attempts=max(s.attempts, len(attempts.get(s.step_id, ()))),
-            input=_load(s.input),
-            output=_load(s.output),
+            input=load(s.input),
+            output=load(s.output),
             error=s.error,
-            started_at=_dt(s.started_at_us),
-            ended_at=_dt(s.ended_at_us),
+            started_at=dt(s.started_at_us),
+            ended_at=dt(s.ended_at_us),
             after=s.after,
-            wake_at=_dt(s.wake_at_us),
+            wake_at=dt(s.wake_at_us),
             child_run_id=s.child_run_id,
             attempt_log=tuple(attempts.get(s.step_id, ())),
         )
         for s in rows
     ]
-    return _run(row, steps)
-
-
-INTERRUPTED = {
-    "type": "Interrupted",
-    "message": "no result was recorded for this attempt: its runner stopped or lost the run",
-    "traceback": None,
-}
-
-
-def _complete_log(step: StepRow, log: list[Attempt]) -> list[Attempt]:
-    """Every attempt of a step, including those only the step row records.
-
-    To spare a write per step, a first attempt that succeeds is recorded only in the step row,
-    and an attempt cut short by a crash leaves no row of its own.
-    """
-    if step.kind != "run" or step.attempts < 1:
-        return log
-    known = {a.number for a in log}
-    complete = list(log)
-    last = step.attempts
-    if last not in known and step.status in ("completed", "failed", "cancelled", "running"):
-        error = step.error if step.status == "failed" else None
-        if step.status == "cancelled":
-            error = {"type": "Cancelled", "message": "the run ended first", "traceback": None}
-        started = step.started_at_us if last == 1 else None
-        complete.append(
-            Attempt(
-                number=last, started_at=_dt(started), ended_at=_dt(step.ended_at_us), error=error
-            )
-        )
-        known.add(last)
-    for number in range(1, last):
-        if number not in known:
-            complete.append(
-                Attempt(number=number, started_at=None, ended_at=None, error=INTERRUPTED)
-            )
-    return sorted(complete, key=lambda a: a.number)
+    return run_record(row, steps)
 
 
 def run_statuses(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, str]:
@@ -167,34 +99,6 @@ def run_statuses(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, 
         (orjson.dumps(list(run_ids)),),
     ).fetchall()
     return {r[0]: r[1] for r in rows}
-
-
-def encode_cursor(*parts: Any) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(parts)).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, *types: type) -> list[Any]:
-    """The parts of a cursor, checked against ``types`` (an int must fit SQLite's 64 bits)."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        parts = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
-    except Exception as exc:
-        raise ValueError(
-            f"invalid cursor {cursor!r}: use next_cursor from a previous page"
-        ) from exc
-    if (
-        not isinstance(parts, list)
-        or len(parts) != len(types)
-        or not all(_cursor_part_ok(part, kind) for part, kind in zip(parts, types, strict=True))
-    ):
-        raise ValueError(f"invalid cursor {cursor!r}: use next_cursor from a previous page")
-    return parts
-
-
-def _cursor_part_ok(part: object, kind: type) -> bool:
-    if kind is int:
-        return type(part) is int and -(2**63) <= part < 2**63
-    return type(part) is kind
 
 
 def list_runs(conn: sqlite3.Connection, filt: RunFilter, limit: int, cursor: str | None) -> RunPage:
@@ -224,13 +128,13 @@ def list_runs(conn: sqlite3.Connection, filt: RunFilter, limit: int, cursor: str
         params += [created, run_id]
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     rows = conn.execute(
-        f"SELECT {_RUN_COLUMNS} FROM {_RUN_FROM} {clause}"
+        f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} {clause}"
         " ORDER BY r.created_at DESC, r.id DESC LIMIT ?",
         (*params, limit + 1),
     ).fetchall()
     more = len(rows) > limit
     rows = rows[:limit]
-    runs = [_run(r) for r in rows]
+    runs = [run_record(r) for r in rows]
     next_cursor = encode_cursor(rows[-1][9], rows[-1][0]) if more and rows else None
     return RunPage(runs=runs, next_cursor=next_cursor)
 
@@ -239,22 +143,6 @@ def count_runs(conn: sqlite3.Connection, status: str | None) -> int:
     if status is None:
         return int(conn.execute("SELECT count(*) FROM runs").fetchone()[0])
     return int(conn.execute("SELECT count(*) FROM runs WHERE status = ?", (status,)).fetchone()[0])
-
-
-_EVENT_COLUMNS = "seq, id, name, data, app, ts, source_run_id, started_runs, resumed"
-
-
-def _event(row: Sequence[Any]) -> Event:
-    return Event(
-        id=row[1],
-        name=row[2],
-        data=_load(row[3]),
-        ts=us_to_datetime(row[5]),
-        app=row[4],
-        source_run_id=row[6],
-        started_run_ids=tuple(_load(row[7]) or ()),
-        resumed=int(row[8] or 0),
-    )
 
 
 def list_events(
@@ -274,18 +162,18 @@ def list_events(
         params.append(seq)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     rows = conn.execute(
-        f"SELECT {_EVENT_COLUMNS} FROM events {clause} ORDER BY seq DESC LIMIT ?",
+        f"SELECT {EVENT_COLUMNS} FROM events {clause} ORDER BY seq DESC LIMIT ?",
         (*params, limit + 1),
     ).fetchall()
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1][0]) if more and rows else None
-    return EventPage(events=[_event(r) for r in rows], next_cursor=next_cursor)
+    return EventPage(events=[event_record(r) for r in rows], next_cursor=next_cursor)
 
 
 def get_event(conn: sqlite3.Connection, event_id: str) -> Event | None:
-    row = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?", (event_id,)).fetchone()
-    return None if row is None else _event(row)
+    row = conn.execute(f"SELECT {EVENT_COLUMNS} FROM events WHERE id = ?", (event_id,)).fetchone()
+    return None if row is None else event_record(row)
 
 
 def resumed_by_event(conn: sqlite3.Connection, event_id: str) -> list[str]:
@@ -309,7 +197,7 @@ def list_apps(conn: sqlite3.Connection, now_us: int) -> list[AppInfo]:
     ):
         workflows.setdefault(app, []).append(
             WorkflowInfo(
-                app=app, name=name, triggers=_load(triggers), counts=counts.get((app, name), {})
+                app=app, name=name, triggers=load(triggers), counts=counts.get((app, name), {})
             )
         )
     runners: dict[str, list[RunnerInfo]] = {}
@@ -319,12 +207,12 @@ def list_apps(conn: sqlite3.Connection, now_us: int) -> list[AppInfo]:
     ):
         info = RunnerInfo(
             name=name,
-            apps=_load(apps),
+            apps=load(apps),
             host=host,
             pid=pid,
             started_at=us_to_datetime(started),
             heartbeat_at=us_to_datetime(heartbeat),
-            stopped_at=_dt(stopped),
+            stopped_at=dt(stopped),
             alive=stopped is None and now_us - heartbeat < RUNNER_DEAD_AFTER_US,
         )
         for app in info.apps:

@@ -26,6 +26,7 @@ from durablex.store.base import (
     WorkflowRegistration,
 )
 from durablex.store.notify import Listener, Notices, hub_for
+from durablex.store.rows import load
 from durablex.store.sqlite import reads, writes
 from durablex.store.sqlite.committer import GroupCommitter
 from durablex.store.sqlite.connection import check_durability, connect, migrate
@@ -209,7 +210,7 @@ class SqliteStore:
                 input=r[4],
                 event_id=r[5],
                 parent_run_id=r[6],
-                warnings=tuple(reads._load(r[7]) or ()),
+                warnings=tuple(load(r[7]) or ()),
                 created_at_us=r[8],
                 event_name=r[9],
                 event_ts_us=r[10],

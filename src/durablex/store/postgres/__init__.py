@@ -1,0 +1,1 @@
+"""The PostgreSQL store: many runners on many machines against one database."""

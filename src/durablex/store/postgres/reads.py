@@ -1,0 +1,257 @@
+"""The read queries of the PostgreSQL store.
+
+The column lists and the row-to-record mapping are shared with the SQLite store (their SQL is
+the same in both dialects), so both backends build identical ``Run``, ``Step`` and ``Event``
+records from identical rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from durablex.core.times import us_to_datetime
+from durablex.records import AppInfo, Attempt, Event, Run, RunnerInfo, Step, WorkflowInfo
+from durablex.store.base import EventPage, RunFilter, RunPage, StepRow
+from durablex.store.rows import (
+    EVENT_COLUMNS,
+    RUN_COLUMNS,
+    RUN_FROM,
+    RUNNER_DEAD_AFTER_US,
+    complete_log,
+    decode_cursor,
+    dt,
+    encode_cursor,
+    event_record,
+    load,
+    run_record,
+)
+
+
+async def _all(conn: Any, query: str, params: Any = ()) -> list[Any]:
+    cur = await conn.execute(query, params)
+    return list(await cur.fetchall())
+
+
+async def _one(conn: Any, query: str, params: Any = ()) -> Any:
+    cur = await conn.execute(query, params)
+    return await cur.fetchone()
+
+
+async def load_steps(conn: Any, run_id: str) -> list[StepRow]:
+    rows = await _all(
+        conn,
+        "SELECT step_id, seq, kind, status, attempts, input, output, error, after, started_at,"
+        " ended_at, wake_at, child_run_id FROM steps WHERE run_id = %s ORDER BY seq",
+        (run_id,),
+    )
+    return [
+        StepRow(
+            step_id=r[0],
+            seq=r[1],
+            kind=r[2],
+            status=r[3],
+            attempts=r[4],
+            input=r[5],
+            output=r[6],
+            error=load(r[7]),
+            after=load(r[8]) or [],
+            started_at_us=r[9],
+            ended_at_us=r[10],
+            wake_at_us=r[11],
+            child_run_id=r[12],
+        )
+        for r in rows
+    ]
+
+
+async def get_run(conn: Any, run_id: str, with_steps: bool) -> Run | None:
+    row = await _one(conn, f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE r.id = %s", (run_id,))
+    if row is None:
+        return None
+    if not with_steps:
+        return run_record(row)
+    attempts: dict[str, list[Attempt]] = {}
+    for a in await _all(
+        conn,
+        "SELECT step_id, number, started_at, ended_at, error FROM attempts WHERE run_id = %s"
+        " ORDER BY step_id, number",
+        (run_id,),
+    ):
+        attempts.setdefault(a[0], []).append(
+            Attempt(number=a[1], started_at=dt(a[2]), ended_at=dt(a[3]), error=load(a[4]))
+        )
+    rows = await load_steps(conn, run_id)
+    for s in rows:
+        attempts[s.step_id] = complete_log(s, attempts.get(s.step_id, []))
+    steps = [
+        Step(
+            id=s.step_id,
+            kind=s.kind,
+            status=s.status,
+            attempts=max(s.attempts, len(attempts.get(s.step_id, ()))),
+            input=load(s.input),
+            output=load(s.output),
+            error=s.error,
+            started_at=dt(s.started_at_us),
+            ended_at=dt(s.ended_at_us),
+            after=s.after,
+            wake_at=dt(s.wake_at_us),
+            child_run_id=s.child_run_id,
+            attempt_log=tuple(attempts.get(s.step_id, ())),
+        )
+        for s in rows
+    ]
+    return run_record(row, steps)
+
+
+async def run_statuses(conn: Any, run_ids: Sequence[str]) -> dict[str, str]:
+    if not run_ids:
+        return {}
+    rows = await _all(conn, "SELECT id, status FROM runs WHERE id = ANY(%s)", (list(run_ids),))
+    return {r[0]: r[1] for r in rows}
+
+
+async def list_runs(conn: Any, filt: RunFilter, limit: int, cursor: str | None) -> RunPage:
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("r.status", filt.status),
+        ("r.workflow", filt.workflow),
+        ("r.app", filt.app),
+        ("r.parent_run_id", filt.parent_run_id),
+    ):
+        if value is not None:
+            where.append(f"{column} = %s")
+            params.append(value)
+    if filt.search:
+        where.append("(r.id = %s OR r.event_id = %s OR r.parent_run_id = %s)")
+        params += [filt.search, filt.search, filt.search]
+    if filt.created_after_us is not None:
+        where.append("r.created_at >= %s")
+        params.append(filt.created_after_us)
+    if filt.created_before_us is not None:
+        where.append("r.created_at < %s")
+        params.append(filt.created_before_us)
+    if cursor:
+        created, run_id = decode_cursor(cursor, int, str)
+        where.append("(r.created_at, r.id) < (%s, %s)")
+        params += [created, run_id]
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    rows = await _all(
+        conn,
+        f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} {clause}"
+        " ORDER BY r.created_at DESC, r.id DESC LIMIT %s",
+        (*params, limit + 1),
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1][9], rows[-1][0]) if more and rows else None
+    return RunPage(runs=[run_record(r) for r in rows], next_cursor=next_cursor)
+
+
+async def count_runs(conn: Any, status: str | None) -> int:
+    if status is None:
+        row = await _one(conn, "SELECT count(*) FROM runs")
+    else:
+        row = await _one(conn, "SELECT count(*) FROM runs WHERE status = %s", (status,))
+    return int(row[0])
+
+
+async def list_events(
+    conn: Any, name: str | None, limit: int, cursor: str | None, search: str | None
+) -> EventPage:
+    where: list[str] = []
+    params: list[Any] = []
+    if name is not None:
+        where.append("name = %s")
+        params.append(name)
+    if search:
+        where.append("(id = %s OR name = %s)")
+        params += [search, search]
+    if cursor:
+        (seq,) = decode_cursor(cursor, int)
+        where.append("seq < %s")
+        params.append(seq)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    rows = await _all(
+        conn,
+        f"SELECT {EVENT_COLUMNS} FROM events {clause} ORDER BY seq DESC LIMIT %s",
+        (*params, limit + 1),
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1][0]) if more and rows else None
+    return EventPage(events=[event_record(r) for r in rows], next_cursor=next_cursor)
+
+
+async def get_event(conn: Any, event_id: str) -> Event | None:
+    row = await _one(conn, f"SELECT {EVENT_COLUMNS} FROM events WHERE id = %s", (event_id,))
+    return None if row is None else event_record(row)
+
+
+async def resumed_by_event(conn: Any, event_id: str) -> list[str]:
+    rows = await _all(
+        conn,
+        "SELECT DISTINCT run_id FROM steps WHERE event_id = %s ORDER BY run_id LIMIT 1000",
+        (event_id,),
+    )
+    return [r[0] for r in rows]
+
+
+async def list_apps(conn: Any, now_us: int) -> list[AppInfo]:
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for app, workflow, status, n in await _all(
+        conn, "SELECT app, workflow, status, count(*) FROM runs GROUP BY app, workflow, status"
+    ):
+        counts.setdefault((app, workflow), {})[status] = n
+    workflows: dict[str, list[WorkflowInfo]] = {}
+    for app, name, triggers in await _all(
+        conn, "SELECT app, name, triggers FROM workflows ORDER BY app, name"
+    ):
+        workflows.setdefault(app, []).append(
+            WorkflowInfo(
+                app=app, name=name, triggers=load(triggers), counts=counts.get((app, name), {})
+            )
+        )
+    runners: dict[str, list[RunnerInfo]] = {}
+    for name, apps, host, pid, started, heartbeat, stopped in await _all(
+        conn,
+        "SELECT name, apps, host, pid, started_at, heartbeat_at, stopped_at FROM runners"
+        " ORDER BY name",
+    ):
+        info = RunnerInfo(
+            name=name,
+            apps=load(apps),
+            host=host,
+            pid=pid,
+            started_at=us_to_datetime(started),
+            heartbeat_at=us_to_datetime(heartbeat),
+            stopped_at=dt(stopped),
+            alive=stopped is None and now_us - heartbeat < RUNNER_DEAD_AFTER_US,
+        )
+        for app in info.apps:
+            runners.setdefault(app, []).append(info)
+    names = sorted(set(workflows) | set(runners))
+    return [
+        AppInfo(name=n, workflows=workflows.get(n, []), runners=runners.get(n, [])) for n in names
+    ]
+
+
+async def next_due_us(conn: Any, apps: Sequence[str]) -> int | None:
+    row = await _one(
+        conn,
+        "SELECT due_at FROM runs WHERE due_at IS NOT NULL AND app = ANY(%s)"
+        " ORDER BY due_at LIMIT 1",
+        (list(apps),),
+    )
+    return None if row is None else int(row[0])
+
+
+async def held_runs(conn: Any, runner: str, run_ids: Sequence[str]) -> set[str]:
+    rows = await _all(
+        conn,
+        "SELECT id FROM runs WHERE id = ANY(%s) AND lease_owner = %s AND status = 'running'",
+        (list(run_ids), runner),
+    )
+    return {r[0] for r in rows}

@@ -1,0 +1,415 @@
+"""The PostgreSQL store: a group-committing writer, a pool of readers, and a LISTEN connection.
+
+Each store instance holds one writer connection (its group committer), a small pool for reads
+(``?pool_size=``, default 10) and one connection listening for other processes' notices. Any
+number of runners on any number of machines share one database: claims skip rows other
+transactions hold (``FOR UPDATE SKIP LOCKED``), fences refuse stale passes, and NOTIFY wakes
+idle runners and waiting clients at once, with polling as the fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from durablex.core.clock import Clock, SystemClock
+from durablex.records import AppInfo, Event, Run, SendResult
+from durablex.store.base import (
+    AttemptWrite,
+    ClaimedRun,
+    EventPage,
+    NewChildRun,
+    NewEvent,
+    RunFilter,
+    RunPage,
+    StepRow,
+    StoreError,
+    WaiterWrite,
+    WorkflowRegistration,
+)
+from durablex.store.notify import Listener, Notices, hub_for
+from durablex.store.postgres import reads, writes
+from durablex.store.postgres.committer import (
+    RECONNECT_DEADLINE,
+    GroupCommitter,
+    Tx,
+    notify_payloads,
+)
+from durablex.store.postgres.connection import PgConfig, configure, migrate, redact
+from durablex.store.postgres.events import EVENT_LOCK, accept_event
+from durablex.store.postgres.listen import NotifyListener
+from durablex.store.rows import load
+
+T = TypeVar("T")
+log = logging.getLogger("durablex.store.postgres")
+
+APP_LOCK = "durablex-app:"
+
+
+class PostgresStore:
+    """See ``durablex.store.base.Store``."""
+
+    def __init__(self, config: PgConfig, *, clock: Clock | None = None) -> None:
+        self.config = config
+        self.url = config.url
+        self.clock = clock or SystemClock()
+        self._token = secrets.token_hex(8)
+        self._hub = hub_for(config.identity)
+        self._committer: GroupCommitter | None = None
+        self._pool: AsyncConnectionPool[Any] | None = None
+        self._listener: Listener | None = None
+        self._notify: NotifyListener | None = None
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({redact(self.url)!r})"
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._committer is not None:
+            return
+        committer = GroupCommitter(
+            self.config, token=self._token, now_us=self.clock.now_us, publish=self._hub.publish
+        )
+        await committer.open()
+        try:
+            await migrate(committer.connection, self.config)
+            config = self.config
+
+            async def setup(conn: Any) -> None:
+                await configure(conn, config)
+
+            pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+                config.conninfo,
+                min_size=1,
+                max_size=config.pool_size,
+                kwargs={"autocommit": True},
+                configure=setup,
+                open=False,
+                name="durablex",
+            )
+            await pool.open(wait=True, timeout=30)
+        except BaseException:
+            await committer.close()
+            raise
+        self._committer, self._pool = committer, pool
+        self._listener = Listener(asyncio.get_running_loop())
+        self._hub.add(self._listener)
+        self._notify = NotifyListener(self.config, self._token, self._listener)
+        await self._notify.start()
+
+    async def close(self) -> None:
+        if self._committer is not None:
+            with contextlib.suppress(Exception):
+                await self._committer.drain()
+            await self._committer.close()
+            self._committer = None
+        if self._notify is not None:
+            await self._notify.stop()
+            self._notify = None
+        if self._listener is not None:
+            self._hub.remove(self._listener)
+            self._listener = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _write(
+        self,
+        fn: Callable[..., Awaitable[T]],
+        *args: Any,
+        durable: bool = True,
+        runs: Sequence[str] = (),
+        locks: Sequence[tuple[str, bool]] = (),
+        fsync: bool = True,
+        atomic: bool = False,
+    ) -> asyncio.Future[T]:
+        if self._committer is None:
+            raise RuntimeError("the store is not open")
+        return self._committer.submit(
+            lambda tx: fn(tx, *args),
+            durable=durable,
+            runs=runs,
+            locks=locks,
+            fsync=fsync,
+            atomic=atomic,
+        )
+
+    def _lock(self, prefix: str, name: str) -> str:
+        return f"{self.config.schema}:{prefix}{name}"
+
+    async def _read(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run a read on a pooled connection, riding out a restart of the server."""
+        if self._pool is None:
+            raise RuntimeError("the store is not open")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RECONNECT_DEADLINE
+        delay = 0.05
+        while True:
+            try:
+                async with self._pool.connection() as conn:
+                    return await fn(conn, *args)
+            except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+                if loop.time() > deadline:
+                    raise StoreError(
+                        f"{redact(self.url)}: database unreachable for "
+                        f"{RECONNECT_DEADLINE:.0f}s: {exc}"
+                    ) from exc
+                log.debug("durablex: read failed (%s); retrying", exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    async def _side(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """A small write in its own transaction on a pooled connection, beside the group
+        commit: claims, lease renewals and heartbeats never wait behind a batch (nor behind the
+        locks a batch waits for), so a busy writer cannot let this runner's leases lapse. They
+        commit without waiting for the WAL flush: a server crash that undoes one loses nothing
+        (a lost claim's runs are claimed again when the lease recorded before expires)."""
+
+        async def run(conn: Any) -> T:
+            async with conn.transaction():
+                await conn.execute("SET LOCAL synchronous_commit = off")
+                tx = Tx(conn, self.clock.now_us())
+                result = await fn(tx, *args)
+                for payload in notify_payloads(self._token, tx.notices):
+                    await conn.execute("SELECT pg_notify(%s, %s)", (self.config.channel, payload))
+            if tx.notices.work_due or tx.notices.terminal:
+                tx.notices.changed = True
+                self._hub.publish(tx.notices)
+            return result
+
+        return await self._read(run)
+
+    def listen_for(self, *, work: bool, terminal: bool) -> None:
+        assert self._listener is not None
+        self._listener.wants_work = work
+        self._listener.wants_terminal = terminal
+
+    async def wait_for_change(self, timeout: float) -> Notices | None:
+        assert self._listener is not None
+        if not self._listener.event.is_set():
+            try:
+                await asyncio.wait_for(self._listener.event.wait(), timeout=max(0.0, timeout))
+            except TimeoutError:
+                return None
+        return self._listener.take()
+
+    # -- registry ----------------------------------------------------------------------
+
+    async def register_runner(
+        self,
+        runner: str,
+        host: str,
+        pid: int,
+        apps: Sequence[str],
+        workflows: Sequence[WorkflowRegistration],
+    ) -> None:
+        locks = [(self._lock(APP_LOCK, app), True) for app in apps]
+        await self._write(writes.register_runner, runner, host, pid, apps, workflows, locks=locks)
+
+    async def runner_heartbeat(self, runner: str) -> None:
+        await self._side(writes.runner_heartbeat, runner)
+
+    async def runner_stopped(self, runner: str) -> None:
+        await self._write(writes.runner_stopped, runner)
+
+    # -- claims ------------------------------------------------------------------------
+
+    async def claim(
+        self, runner: str, apps: Sequence[str], limit: int, lease_us: int, ahead_us: int = 0
+    ) -> list[ClaimedRun]:
+        rows = await self._side(writes.claim, runner, apps, limit, lease_us, ahead_us)
+        return [
+            ClaimedRun(
+                id=r[0],
+                app=r[1],
+                workflow=r[2],
+                fence=r[3],
+                input=r[4],
+                event_id=r[5],
+                parent_run_id=r[6],
+                warnings=tuple(load(r[7]) or ()),
+                created_at_us=r[8],
+                event_name=r[9],
+                event_ts_us=r[10],
+            )
+            for r in rows
+        ]
+
+    async def next_due_us(self, apps: Sequence[str]) -> int | None:
+        return await self._read(reads.next_due_us, apps)
+
+    async def renew_leases(self, runner: str, run_ids: Sequence[str], lease_us: int) -> None:
+        if run_ids:
+            await self._side(writes.renew_leases, runner, run_ids, lease_us)
+
+    async def held_runs(self, runner: str, run_ids: Sequence[str]) -> set[str]:
+        return await self._read(reads.held_runs, runner, run_ids)
+
+    async def release_runs(self, runner: str) -> None:
+        await self._write(writes.release_runs, runner)
+
+    async def release_run(self, run_id: str, fence: int) -> None:
+        await self._write(writes.release_run, run_id, fence)
+
+    async def load_steps(self, run_id: str) -> list[StepRow]:
+        return await self._read(reads.load_steps, run_id)
+
+    # -- fenced writes -----------------------------------------------------------------
+
+    def _step_write(
+        self,
+        run_id: str,
+        fence: int,
+        step: StepRow,
+        attempt: AttemptWrite | None,
+        waiter: WaiterWrite | None,
+        durable: bool,
+    ) -> asyncio.Future[None]:
+        locks = [] if waiter is None else [(self._lock(EVENT_LOCK, waiter.event_name), False)]
+        # the committer resolves record_step's Deferred to its check's result (None)
+        record: Callable[..., Awaitable[None]] = writes.record_step  # type: ignore[assignment]
+        return self._write(
+            record,
+            run_id,
+            fence,
+            step,
+            attempt,
+            waiter,
+            durable=durable,
+            runs=(run_id,),
+            locks=locks,
+            atomic=True,
+        )
+
+    async def record_step(
+        self,
+        run_id: str,
+        fence: int,
+        step: StepRow,
+        *,
+        attempt: AttemptWrite | None = None,
+        waiter: WaiterWrite | None = None,
+        durable: bool = True,
+    ) -> None:
+        await self._step_write(run_id, fence, step, attempt, waiter, durable)
+
+    async def resolve_wait_timeout(
+        self, run_id: str, fence: int, step_id: str
+    ) -> tuple[str, bytes | None]:
+        return await self._write(
+            writes.resolve_wait_timeout, run_id, fence, step_id, runs=(run_id,)
+        )
+
+    def complete_sleep_nowait(self, run_id: str, fence: int, step_id: str) -> asyncio.Future[None]:
+        return self._write(
+            writes.complete_sleep, run_id, fence, step_id, durable=False, runs=(run_id,)
+        )
+
+    def record_step_nowait(
+        self, run_id: str, fence: int, step: StepRow, *, waiter: WaiterWrite | None = None
+    ) -> asyncio.Future[None]:
+        return self._step_write(run_id, fence, step, None, waiter, False)
+
+    async def start_child(self, run_id: str, fence: int, step: StepRow, child: NewChildRun) -> None:
+        await self._write(writes.start_child, run_id, fence, step, child, runs=(run_id,))
+
+    async def emit_event(
+        self, run_id: str, fence: int, step: StepRow, event: NewEvent
+    ) -> SendResult:
+        return await self._write(
+            writes.emit_event,
+            run_id,
+            fence,
+            step,
+            event,
+            runs=(run_id,),
+            locks=[(self._lock(EVENT_LOCK, event.name), True)],
+        )
+
+    def add_warning_nowait(self, run_id: str, fence: int, warning: str) -> asyncio.Future[None]:
+        return self._write(
+            writes.add_warning, run_id, fence, warning, durable=False, runs=(run_id,)
+        )
+
+    async def park_run(self, run_id: str, fence: int, status: str, due_at_us: int | None) -> bool:
+        return await self._write(writes.park_run, run_id, fence, status, due_at_us, runs=(run_id,))
+
+    async def complete_run(self, run_id: str, fence: int, output: bytes | None) -> None:
+        await self._write(writes.complete_run, run_id, fence, output, runs=(run_id,))
+
+    async def fail_run(
+        self, run_id: str, fence: int, error: dict[str, Any], cancelled_steps: Sequence[StepRow]
+    ) -> None:
+        await self._write(writes.fail_run, run_id, fence, error, cancelled_steps, runs=(run_id,))
+
+    # -- client operations -------------------------------------------------------------
+
+    async def resolve_workflow(
+        self, name: str, app: str | None, calling_app: str | None
+    ) -> tuple[str, str]:
+        async def read(conn: Any) -> tuple[str, str]:
+            return await writes.resolve_workflow(
+                Tx(conn, self.clock.now_us()), name, app, calling_app
+            )
+
+        return await self._read(read)
+
+    async def start_run(
+        self,
+        app: str | None,
+        workflow: str,
+        input: bytes | None,
+        *,
+        runner_pin: str | None = None,
+        rerun_of: str | None = None,
+    ) -> str:
+        return await self._write(writes.start_run, app, workflow, input, runner_pin, rerun_of)
+
+    async def send_event(self, event: NewEvent) -> SendResult:
+        return await self._write(
+            accept_event, event, locks=[(self._lock(EVENT_LOCK, event.name), True)]
+        )
+
+    async def cancel_run(self, run_id: str) -> bool:
+        return await self._write(writes.cancel_run, run_id, runs=(run_id,))
+
+    async def resume_run(self, run_id: str) -> None:
+        await self._write(writes.resume_run, run_id, runs=(run_id,))
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def get_run(self, run_id: str, *, with_steps: bool = True) -> Run | None:
+        return await self._read(reads.get_run, run_id, with_steps)
+
+    async def run_statuses(self, run_ids: Sequence[str]) -> dict[str, str]:
+        return await self._read(reads.run_statuses, run_ids)
+
+    async def list_runs(self, filt: RunFilter, limit: int, cursor: str | None) -> RunPage:
+        return await self._read(reads.list_runs, filt, limit, cursor)
+
+    async def list_events(
+        self, name: str | None, limit: int, cursor: str | None, search: str | None = None
+    ) -> EventPage:
+        return await self._read(reads.list_events, name, limit, cursor, search)
+
+    async def get_event(self, event_id: str) -> Event | None:
+        return await self._read(reads.get_event, event_id)
+
+    async def resumed_by_event(self, event_id: str) -> list[str]:
+        return await self._read(reads.resumed_by_event, event_id)
+
+    async def list_apps(self) -> list[AppInfo]:
+        return await self._read(reads.list_apps, self.clock.now_us())
+
+    async def count_runs(self, status: str | None = None) -> int:
+        return await self._read(reads.count_runs, status)

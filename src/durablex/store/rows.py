@@ -1,0 +1,134 @@
+"""Rows to read models, for every backend: the shared columns of runs and events, their
+mapping to ``Run`` and ``Event``, attempt logs, and the opaque paging cursors."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from durablex.core.times import us_to_datetime
+from durablex.records import Attempt, Event, Run, Step
+from durablex.store.base import StepRow
+
+RUNNER_DEAD_AFTER_US = 30_000_000
+
+RUN_COLUMNS = (
+    "r.id, r.workflow, r.app, r.status, r.input, r.output, r.error, r.parent_run_id,"
+    " r.warnings, r.created_at, r.ended_at, r.started_at, r.event_id, r.last_runner,"
+    " r.runner_pin, r.due_at, e.name"
+)
+RUN_FROM = "runs r LEFT JOIN events e ON e.id = r.event_id"
+
+
+def load(data: bytes | None) -> Any:
+    return None if data is None else orjson.loads(data)
+
+
+def dt(us: int | None) -> Any:
+    return None if us is None else us_to_datetime(us)
+
+
+def run_record(row: Sequence[Any], steps: list[Step] | None = None) -> Run:
+    status = row[3]
+    return Run(
+        id=row[0],
+        workflow=row[1],
+        app=row[2],
+        status=status,
+        input=load(row[4]),
+        output=load(row[5]),
+        error=load(row[6]),
+        parent_run_id=row[7],
+        warnings=load(row[8]) or [],
+        created_at=us_to_datetime(row[9]),
+        ended_at=dt(row[10]),
+        steps=steps or [],
+        started_at=dt(row[11]),
+        event_id=row[12],
+        runner=row[13],
+        runner_pin=row[14],
+        wake_at=dt(row[15]) if status in ("sleeping", "waiting", "queued") else None,
+        event_name=row[16],
+    )
+
+
+INTERRUPTED = {
+    "type": "Interrupted",
+    "message": "no result was recorded for this attempt: its runner stopped or lost the run",
+    "traceback": None,
+}
+
+
+def complete_log(step: StepRow, log: list[Attempt]) -> list[Attempt]:
+    """Every attempt of a step, including those only the step row records.
+
+    To spare a write per step, a first attempt that succeeds is recorded only in the step row,
+    and an attempt cut short by a crash leaves no row of its own.
+    """
+    if step.kind != "run" or step.attempts < 1:
+        return log
+    known = {a.number for a in log}
+    complete = list(log)
+    last = step.attempts
+    if last not in known and step.status in ("completed", "failed", "cancelled", "running"):
+        error = step.error if step.status == "failed" else None
+        if step.status == "cancelled":
+            error = {"type": "Cancelled", "message": "the run ended first", "traceback": None}
+        started = step.started_at_us if last == 1 else None
+        complete.append(
+            Attempt(number=last, started_at=dt(started), ended_at=dt(step.ended_at_us), error=error)
+        )
+        known.add(last)
+    for number in range(1, last):
+        if number not in known:
+            complete.append(
+                Attempt(number=number, started_at=None, ended_at=None, error=INTERRUPTED)
+            )
+    return sorted(complete, key=lambda a: a.number)
+
+
+def encode_cursor(*parts: Any) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(parts)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *types: type) -> list[Any]:
+    """The parts of a cursor, checked against ``types`` (an int must fit SQLite's 64 bits)."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        parts = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+    except Exception as exc:
+        raise ValueError(
+            f"invalid cursor {cursor!r}: use next_cursor from a previous page"
+        ) from exc
+    if (
+        not isinstance(parts, list)
+        or len(parts) != len(types)
+        or not all(cursor_part_ok(part, kind) for part, kind in zip(parts, types, strict=True))
+    ):
+        raise ValueError(f"invalid cursor {cursor!r}: use next_cursor from a previous page")
+    return parts
+
+
+def cursor_part_ok(part: object, kind: type) -> bool:
+    if kind is int:
+        return type(part) is int and -(2**63) <= part < 2**63
+    return type(part) is kind
+
+
+EVENT_COLUMNS = "seq, id, name, data, app, ts, source_run_id, started_runs, resumed"
+
+
+def event_record(row: Sequence[Any]) -> Event:
+    return Event(
+        id=row[1],
+        name=row[2],
+        data=load(row[3]),
+        ts=us_to_datetime(row[5]),
+        app=row[4],
+        source_run_id=row[6],
+        started_run_ids=tuple(load(row[7]) or ()),
+        resumed=int(row[8] or 0),
+    )

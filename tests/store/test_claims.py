@@ -1,0 +1,134 @@
+"""Claims, fences and leases: who may write for a run, and when another runner takes it."""
+
+from __future__ import annotations
+
+import pytest
+
+from durablex.core.clock import ManualClock
+from durablex.store.base import LeaseLostError, Store
+
+from .helpers import APP, LEASE_US, claim_one, register, started, step
+
+
+async def test_claim_takes_due_runs_once_and_fences_them(store: Store) -> None:
+    await register(store, ("wf", ()))
+    run_ids = [await started(store) for _ in range(3)]
+    first = await store.claim("r1", [APP], 2, LEASE_US)
+    second = await store.claim("r2", [APP], 10, LEASE_US)
+    assert len(first) == 2 and len(second) == 1
+    assert {c.id for c in first + second} == set(run_ids)
+    assert all(c.fence == 1 and c.workflow == "wf" and c.app == APP for c in first + second)
+    assert await store.claim("r3", [APP], 10, LEASE_US) == []
+    assert await store.claim("r1", ["other-app"], 10, LEASE_US) == []
+    run = await store.get_run(first[0].id)
+    assert run is not None and run.status == "running" and run.runner == "r1"
+
+
+async def test_claimed_run_carries_its_event(store: Store) -> None:
+    await register(store, ("wf", ()))
+    run_id = await started(store, data={"n": 1})
+    claimed = await claim_one(store)
+    assert claimed.id == run_id and claimed.input == b'{"n":1}'
+    assert claimed.event_name == "durablex/workflow.invoked" and claimed.parent_run_id is None
+    assert claimed.event_ts_us == claimed.created_at_us
+
+
+async def test_writes_with_a_stale_fence_are_refused(store: Store, clock: ManualClock) -> None:
+    await register(store, ("wf", ()))
+    run_id = await started(store)
+    old = await claim_one(store, "r1", lease_us=1_000_000)
+    await store.record_step(run_id, old.fence, step("a", 0, output=1))
+    clock.advance(2)  # the lease expired: another runner takes the run
+    new = await claim_one(store, "r2")
+    assert new.fence == old.fence + 1
+    with pytest.raises(LeaseLostError):
+        await store.record_step(run_id, old.fence, step("b", 1, output=2))
+    with pytest.raises(LeaseLostError):
+        await store.complete_run(run_id, old.fence, b"1")
+    with pytest.raises(LeaseLostError):
+        await store.park_run(run_id, old.fence, "sleeping", None)
+    await store.record_step(run_id, new.fence, step("b", 1, output=2))
+    await store.complete_run(run_id, new.fence, b"3")
+    run = await store.get_run(run_id)
+    assert run is not None and run.status == "completed" and run.output == 3
+    assert [s.id for s in run.steps] == ["a", "b"] and run.runner == "r2"
+
+
+async def test_a_refused_write_does_not_undo_its_batch_neighbours(store: Store) -> None:
+    await register(store, ("wf", ()))
+    a, b = await started(store), await started(store)
+    claimed = {c.id: c for c in await store.claim("r1", [APP], 10, LEASE_US)}
+    good = store.record_step_nowait(a, claimed[a].fence, step("x", 0, output=1))
+    bad = store.record_step_nowait(b, claimed[b].fence + 5, step("x", 0, output=1))
+    await store.record_step(a, claimed[a].fence, step("y", 1, output=2))
+    await good
+    with pytest.raises(LeaseLostError):
+        await bad
+    assert [s.seq for s in await store.load_steps(a)] == [0, 1]
+    assert await store.load_steps(b) == []
+
+
+async def test_leases_renew_expire_and_release(store: Store, clock: ManualClock) -> None:
+    await register(store, ("wf", ()))
+    a, b = await started(store), await started(store)
+    await store.claim("r1", [APP], 10, 1_000_000)
+    assert await store.held_runs("r1", [a, b]) == {a, b}
+    assert await store.held_runs("r2", [a, b]) == set()
+    clock.advance(0.9)
+    await store.renew_leases("r1", [a], 1_000_000)  # only the runs still executing
+    clock.advance(0.5)
+    taken = await store.claim("r2", [APP], 10, LEASE_US)
+    assert [c.id for c in taken] == [b]
+    assert await store.held_runs("r1", [a, b]) == {a}
+    await store.release_runs("r1")
+    run = await store.get_run(a)
+    assert run is not None and run.status == "queued"
+    assert [c.id for c in await store.claim("r3", [APP], 10, LEASE_US)] == [a]
+
+
+async def test_release_run_requires_its_fence(store: Store) -> None:
+    await register(store, ("wf", ()))
+    run_id = await started(store)
+    claimed = await claim_one(store)
+    await store.release_run(run_id, claimed.fence + 1)
+    assert (await store.run_statuses([run_id])) == {run_id: "running"}
+    await store.release_run(run_id, claimed.fence)
+    assert (await store.run_statuses([run_id])) == {run_id: "queued"}
+
+
+async def test_next_due_and_timers(store: Store, clock: ManualClock) -> None:
+    await register(store, ("wf", ()))
+    assert await store.next_due_us([APP]) is None
+    run_id = await started(store)
+    assert await store.next_due_us([APP]) == clock.now_us()
+    claimed = await claim_one(store)
+    due = clock.now_us() + 5_000_000
+    await store.record_step(run_id, claimed.fence, step("nap", 0, kind="sleep", status="sleeping"))
+    assert await store.park_run(run_id, claimed.fence, "sleeping", due) is True
+    assert await store.next_due_us([APP]) == due
+    assert await store.claim("r1", [APP], 10, LEASE_US) == []
+    clock.advance(5)
+    again = await claim_one(store)
+    assert again.fence == claimed.fence + 1
+    store.complete_sleep_nowait(run_id, again.fence, "nap")
+    await store.complete_run(run_id, again.fence, None)
+    run = await store.get_run(run_id)
+    assert run is not None and run.steps[0].status == "completed"
+
+
+async def test_runner_pin(store: Store) -> None:
+    await register(store, ("wf", ()))
+    run_id = await store.start_run(APP, "wf", None, runner_pin="r2")
+    assert await store.claim("r1", [APP], 10, LEASE_US) == []
+    assert [c.id for c in await store.claim("r2", [APP], 10, LEASE_US)] == [run_id]
+
+
+async def test_warnings_are_kept_once(store: Store) -> None:
+    await register(store, ("wf", ()))
+    run_id = await started(store)
+    claimed = await claim_one(store)
+    for _ in range(2):
+        await store.add_warning_nowait(run_id, claimed.fence, "careful")
+    await store.release_run(run_id, claimed.fence)
+    again = await claim_one(store)
+    assert again.warnings == ("careful",)

@@ -1,0 +1,108 @@
+"""Registry, paging cursors, counts, and change notices."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from durablex.core.clock import ManualClock
+from durablex.core.ids import new_id
+from durablex.store.base import NewEvent, RunFilter, Store
+from durablex.store.url import open_store
+
+from .helpers import APP, claim_one, register, started
+
+
+async def test_registry_lists_apps_workflows_and_runners(store: Store) -> None:
+    await register(store, ("wf", ("go",)), ("other", ()))
+    await register(store, ("wf", ("go", "again")), runner="r2")  # re-registration replaces
+    await started(store)
+    apps = await store.list_apps()
+    assert [a.name for a in apps] == [APP]
+    workflows = {w.name: w for w in apps[0].workflows}
+    assert set(workflows) == {"wf"}
+    assert workflows["wf"].triggers == ["go", "again"]
+    assert workflows["wf"].counts == {"queued": 1}
+    assert sorted(r.name for r in apps[0].runners) == ["r1", "r2"]
+    await store.runner_heartbeat("r1")
+    await store.runner_stopped("r2")
+    runners = {r.name: r for r in (await store.list_apps())[0].runners}
+    assert runners["r1"].alive and not runners["r2"].alive
+    assert (await store.send_event(NewEvent(new_id(), "again", None, None))).run_ids
+
+
+async def test_run_pages_follow_their_cursor(store: Store, clock: ManualClock) -> None:
+    await register(store, ("wf", ()), ("other", ()))
+    made = []
+    for i in range(7):
+        made.append(await started(store, "wf" if i % 2 else "other"))
+        if i % 3 == 0:
+            clock.advance(0.001)  # several runs share a created_at: the id breaks the tie
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await store.list_runs(RunFilter(), 3, cursor)
+        seen += [r.id for r in page.runs]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(made) and len(seen) == 7
+    created = [(r.created_at, r.id) for r in (await store.list_runs(RunFilter(), 100, None)).runs]
+    assert created == sorted(created, reverse=True)
+    only = await store.list_runs(RunFilter(workflow="wf"), 100, None)
+    assert len(only.runs) == 3 and only.next_cursor is None
+    assert len((await store.list_runs(RunFilter(status="queued"), 100, None)).runs) == 7
+    assert len((await store.list_runs(RunFilter(search=made[0]), 100, None)).runs) == 1
+    with pytest.raises(ValueError, match="cursor"):
+        await store.list_runs(RunFilter(), 3, "not-a-cursor")
+    assert await store.count_runs() == 7 and await store.count_runs("running") == 0
+
+
+async def test_event_pages_follow_their_cursor(store: Store) -> None:
+    ids = [new_id() for _ in range(5)]
+    for event_id in ids:
+        await store.send_event(NewEvent(event_id, "tick", b"1", None))
+    await store.send_event(NewEvent(new_id(), "tock", None, None))
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await store.list_events("tick", 2, cursor)
+        seen += [e.id for e in page.events]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == list(reversed(ids))
+    assert len((await store.list_events(None, 100, None)).events) == 6
+    assert [e.id for e in (await store.list_events(None, 10, None, search=ids[2])).events] == [
+        ids[2]
+    ]
+    assert await store.get_event("missing") is None
+
+
+async def test_a_commit_wakes_another_store_on_the_same_database(
+    store: Store, url: str, clock: ManualClock
+) -> None:
+    await register(store, ("wf", ()))
+    other = open_store(url, clock=clock)
+    await other.open()
+    try:
+        other.listen_for(work=True, terminal=True)
+        await other.wait_for_change(0)  # drop notices of the set-up
+        waiter = asyncio.ensure_future(other.wait_for_change(5))
+        await asyncio.sleep(0.05)
+        run_id = await started(store)
+        notices = await asyncio.wait_for(waiter, 5)
+        assert notices is not None and notices.work_due
+        held = await claim_one(store)
+        await store.complete_run(run_id, held.fence, None)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while loop.time() < deadline:
+            notices = await other.wait_for_change(deadline - loop.time())
+            if notices is not None and run_id in notices.terminal:
+                break
+        else:
+            raise AssertionError("no notice of the run's end")
+    finally:
+        await other.close()
