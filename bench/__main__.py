@@ -60,6 +60,22 @@ def parse() -> argparse.Namespace:
     p.add_argument("--skip", action="append", default=[], help="leave out a workload")
     p.add_argument("--repeat", type=int, default=1, help="run the workload list this many times")
     p.add_argument("--concurrency", type=int, default=1000, help="Runner(concurrency=...)")
+    p.add_argument(
+        "--runners",
+        type=int,
+        nargs="+",
+        default=[1],
+        metavar="N",
+        help="runner processes per workload (default 1: the Runner in the measuring process); "
+        "N > 1: N runner subprocesses on the same database, the measuring process only submits "
+        "and measures; several values (e.g. --runners 1 2) run each workload once per value, "
+        "back to back, and add a scaling line (parked keeps its own single runner subprocess)",
+    )
+    p.add_argument(
+        "--runner-procs",
+        action="store_true",
+        help="run the runner in a subprocess at --runners 1 too (the same setup as N > 1)",
+    )
     p.add_argument("--timeout", type=float, default=900.0, help="per workload, seconds")
     p.add_argument("--tmpdir", default=None, help="where the temp databases go (default: $TMPDIR)")
     p.add_argument("--raw-rows", type=int, default=2000, help="rows for single-row raw commits")
@@ -73,6 +89,8 @@ def parse() -> argparse.Namespace:
             help=f"override {key} in every workload that has it",
         )
     args = p.parse_args()
+    if any(n < 1 for n in args.runners):
+        p.error("--runners takes counts >= 1")
     unknown = [w for w in args.workloads if w not in DEFAULTS]
     if unknown:
         p.error(f"unknown workload(s) {unknown}; choose from {ORDER}")
@@ -110,8 +128,17 @@ def dbos_params(args: argparse.Namespace, workload: str, params: dict[str, Any])
     return out
 
 
+def runner_procs(args: argparse.Namespace, runners: int) -> int:
+    """The worker's --runners: 0 = in-process Runner, else that many subprocesses."""
+    return runners if runners > 1 or args.runner_procs else 0
+
+
 def run_worker(
-    args: argparse.Namespace, workload: str, params: dict[str, Any], durability: str | None = None
+    args: argparse.Namespace,
+    workload: str,
+    params: dict[str, Any],
+    durability: str | None = None,
+    runners: int = 0,
 ) -> dict[str, Any]:
     cmd = [
         sys.executable,
@@ -129,6 +156,8 @@ def run_worker(
     ]
     if args.sync_steps:
         cmd.append("--sync-steps")
+    if runners:
+        cmd += ["--runners", str(runners)]
     if args.tmpdir:
         cmd += ["--tmpdir", args.tmpdir]
     if args.backend == "postgres":
@@ -191,6 +220,7 @@ def main() -> None:
 
     lines: list[dict[str, Any]] = []
     ratios: list[dict[str, Any]] = []
+    scalings: list[dict[str, Any]] = []
     raws: dict[str, dict[str, Any]] = {}
     if not args.no_raw:
         tmp = Path(tempfile.mkdtemp(prefix="dxbench-raw-", dir=args.tmpdir))
@@ -215,15 +245,26 @@ def main() -> None:
     for _ in range(args.repeat):
         for workload in chosen:
             params = params_for(args, workload)
-            t = time.perf_counter()
-            before = adjacent_raw(args) if raws else None
-            figures = run_worker(args, workload, params)
-            obj = report.line(args.backend, args.durability, workload, figures)
-            obj["step_bodies"] = "sync" if args.sync_steps else "async"
-            adjacent(obj, args.durability, before)
-            obj["bench_s"] = round(time.perf_counter() - t, 2)
-            lines.append(obj)
-            emit(obj)
+            ours: list[dict[str, Any]] = []
+            counts = args.runners if workload != "parked" else args.runners[:1]
+            for runners in counts:
+                t = time.perf_counter()
+                before = adjacent_raw(args) if raws else None
+                procs = runner_procs(args, runners)
+                figures = run_worker(args, workload, params, runners=procs)
+                obj = report.line(args.backend, args.durability, workload, figures)
+                obj["step_bodies"] = "sync" if args.sync_steps else "async"
+                if workload != "parked":
+                    obj["runners"] = f"{procs} process(es)" if procs else "in-process"
+                    obj["runner_count"] = runners
+                adjacent(obj, args.durability, before)
+                obj["bench_s"] = round(time.perf_counter() - t, 2)
+                lines.append(obj)
+                ours.append(obj)
+                emit(obj)
+            for obj in ours[1:]:
+                scalings.append(vs.scaling_line(ours[0], obj))
+                emit(scalings[-1])
             if args.vs == "dbos":
                 t = time.perf_counter()
                 before = adjacent_raw(args) if raws else None
@@ -235,10 +276,14 @@ def main() -> None:
                 peer["bench_s"] = round(time.perf_counter() - t, 2)
                 lines.append(peer)
                 emit(peer)
-                ratios.append(vs.ratio_line(obj, peer))
-                emit(ratios[-1])
+                for obj in ours:
+                    ratios.append(vs.ratio_line(obj, peer))
+                    emit(ratios[-1])
     print(file=sys.stderr)
     print(report.table(lines), file=sys.stderr)
+    if scalings:
+        print(file=sys.stderr)
+        print(report.scaling_table(scalings), file=sys.stderr)
     if ratios:
         print(file=sys.stderr)
         print(report.ratio_table(ratios), file=sys.stderr)

@@ -155,8 +155,8 @@ class Db:
 
     def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         sql = sql.replace("T.", self.prefix)
-        if self.pg:
-            sql = sql.replace("?", "%s")
+        if self.pg:  # psycopg placeholders: a literal % (in LIKE) must be doubled
+            sql = sql.replace("%", "%%").replace("?", "%s")
         return list(self.conn.execute(sql, args).fetchall())
 
     def scalar(self, sql: str, *args: Any) -> Any:

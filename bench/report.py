@@ -96,6 +96,7 @@ def dumps(obj: dict[str, Any]) -> str:
 def table(lines: list[dict[str, Any]]) -> str:
     head = [
         "system",
+        "runners",
         "durability",
         "workload",
         "params",
@@ -110,12 +111,13 @@ def table(lines: list[dict[str, Any]]) -> str:
     rows = [head]
     for o in lines:
         if o.get("error"):
-            rows.append([o["system"], o["durability"], o["workload"], "", "FAILED", *[""] * 6])
+            rows.append([o["system"], "", o["durability"], o["workload"], "", "FAILED", *[""] * 6])
             continue
         params = o.get("params") or {}
         rows.append(
             [
                 str(o.get("system")),
+                str(o.get("runner_count") or "-"),
                 str(o.get("durability")),
                 str(o.get("workload")),
                 " ".join(f"{k}={v}" for k, v in params.items()),
@@ -133,10 +135,34 @@ def table(lines: list[dict[str, Any]]) -> str:
 
 def ratio_table(ratios: list[dict[str, Any]]) -> str:
     """One row per --vs ratio line: > 1 means Durablex is better on that figure."""
-    rows = [["workload", "figure", "durablex", "dbos", "ratio (>1: durablex better)"]]
+    rows = [["workload", "runners", "figure", "durablex", "dbos", "ratio (>1: durablex better)"]]
     for o in ratios:
         rows.append(
-            [o["workload"], o["figure"], _fmt(o["durablex"]), _fmt(o["dbos"]), _fmt(o["ratio"])]
+            [
+                o["workload"],
+                str(o.get("runners") or "-"),
+                o["figure"],
+                _fmt(o["durablex"]),
+                _fmt(o["dbos"]),
+                _fmt(o["ratio"]),
+            ]
+        )
+    return _grid(rows)
+
+
+def scaling_table(scalings: list[dict[str, Any]]) -> str:
+    """One row per scaling line: > 1 means more runner processes did better."""
+    rows = [["workload", "runners", "figure", "fewer", "more", "scaling (>1: more is better)"]]
+    for o in scalings:
+        rows.append(
+            [
+                o["workload"],
+                o["runners"],
+                o["figure"],
+                _fmt(o["base"]),
+                _fmt(o["more"]),
+                _fmt(o["scaling"]),
+            ]
         )
     return _grid(rows)
 

@@ -108,4 +108,31 @@ def ratio_line(durablex: dict[str, Any], dbos: dict[str, Any]) -> dict[str, Any]
         out["params"] = {"durablex": durablex.get("params"), "dbos": dbos.get("params")}
     if dbos.get("note"):
         out["note"] = dbos["note"]
+    if durablex.get("runner_count"):
+        out["runners"] = durablex["runner_count"]
+    return out
+
+
+def scaling_line(base: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    """Durablex with more runner processes over Durablex with fewer, on the workload's main
+    figure and on steps/s, oriented like ratio_line: > 1 means more runners did better."""
+    workload = base["workload"]
+    key, higher_better = COMPARED[workload]
+    out: dict[str, Any] = {
+        "system": "durablex-scaling",
+        "backend": base["backend"],
+        "durability": base["durability"],
+        "workload": workload,
+        "runners": f"{base.get('runner_count')} -> {more.get('runner_count')}",
+        "figure": key,
+        "base": base.get(key),
+        "more": more.get(key),
+    }
+    a, b = base.get(key), more.get(key)
+    if base.get("error") or more.get("error") or not a or not b:
+        out["scaling"] = "n/a"
+    else:
+        out["scaling"] = round(b / a if higher_better else a / b, 2)
+    if base.get("steps_per_s") and more.get("steps_per_s"):
+        out["steps_per_s_scaling"] = round(more["steps_per_s"] / base["steps_per_s"], 2)
     return out

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from bench.raw import pg_connect
-from bench.workloads import DEFAULTS, WORKLOADS, Ctx, rss_kb
+from bench.workloads import DEFAULTS, WORKLOADS, Ctx, Db, rss_kb
 
 
 def fresh_pg_database(server: str) -> tuple[str, Callable[[], None]]:
@@ -37,6 +37,16 @@ def fresh_pg_database(server: str) -> tuple[str, Callable[[], None]]:
     return urlunsplit(parts._replace(path="/" + name, query="")), drop
 
 
+def runs_by_runner(path: Path | str) -> list[int]:
+    """How many runs each runner process ended (``runs.last_runner``), largest first."""
+    db = Db(path)
+    try:
+        rows = db.rows("SELECT last_runner, count(*) FROM runs GROUP BY last_runner")
+    finally:
+        db.conn.close()
+    return sorted((int(n) for _, n in rows), reverse=True)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     params = dict(DEFAULTS[args.workload])
     params.update(json.loads(args.params or "{}"))
@@ -47,7 +57,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.pg_url:
         path, drop = fresh_pg_database(args.pg_url)
         url = f"{path}?durability={args.durability}"
-    ctx = Ctx(url, path, args.sync_steps, args.concurrency, args.timeout)
+    runners = args.runners if args.workload != "parked" else 0
+    ctx = Ctx(url, path, args.sync_steps, args.concurrency, args.timeout, runners)
     profiler = None
     if args.profile == "pyinstrument":
         from pyinstrument import Profiler
@@ -63,6 +74,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         t = time.perf_counter()
         figures = asyncio.run(WORKLOADS[args.workload](ctx, params))
         figures["elapsed_total_s"] = round(time.perf_counter() - t, 3)
+        if runners:
+            figures.update(ctx.runner_figures)
+            figures["runs_by_runner"] = runs_by_runner(path)
     finally:
         if profiler is not None:
             out = Path(args.profile_out or f"profile-{args.workload}-{args.durability}")
@@ -90,8 +104,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             shutil.rmtree(tmp, ignore_errors=True)
             if drop:
                 drop()
-    if figures.get("peak_rss_mb") is None:
-        figures["peak_rss_mb"] = round((rss_kb() or 0) / 1024, 1)
+    own_mb = round((rss_kb() or 0) / 1024, 1)
+    if runners and figures.get("runner_peak_rss_mb"):
+        # the runners are the engine: report the largest, and the measuring process apart
+        figures["peak_rss_mb"] = max(figures["runner_peak_rss_mb"])
+        figures["client_peak_rss_mb"] = own_mb
+    elif figures.get("peak_rss_mb") is None:
+        figures["peak_rss_mb"] = own_mb
+    figures["runners"] = f"{runners} process(es)" if runners else "in-process"
     figures["params"] = params
     return figures
 
@@ -105,6 +125,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1000)
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--tmpdir", default=None)
+    parser.add_argument(
+        "--runners",
+        type=int,
+        default=0,
+        help="0: the Runner runs in this process (default); N: N runner subprocesses "
+        "(bench/runner_proc.py) on the same database; parked always uses its own subprocess",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp database")
     parser.add_argument("--pg-url", default=None, help="PostgreSQL server (a fresh database)")
     parser.add_argument("--profile", choices=["pyinstrument", "cprofile"], default=None)

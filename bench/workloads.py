@@ -10,13 +10,14 @@ timestamps are both ``time.time()`` (epoch microseconds).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -119,23 +120,83 @@ def db_mb(path: Path | str) -> float:
 
 
 class Ctx:
-    """What every workload gets: the db url and path (the URL itself on PostgreSQL), options."""
+    """What every workload gets: the db url and path (the URL itself on PostgreSQL), options.
+
+    ``runners``: how many runner processes serve the workload. 0 (the default) means one
+    ``Runner`` in the measuring process, on the same event loop as the client; N >= 1 means N
+    separate runner processes (``bench/runner_proc.py``) against the same database, while the
+    measuring process only submits and measures.
+    """
 
     def __init__(
-        self, url: str, path: Path | str, sync_steps: bool, concurrency: int, timeout: float
+        self,
+        url: str,
+        path: Path | str,
+        sync_steps: bool,
+        concurrency: int,
+        timeout: float,
+        runners: int = 0,
     ):
         self.url = url
         self.path = path
         self.sync_steps = sync_steps
         self.concurrency = concurrency
         self.timeout = timeout
+        self.runners = runners
         self.app = make_app(sync_steps)
+        self.procs: list[subprocess.Popen[str]] = []
+        self.runner_figures: dict[str, Any] = {}
 
-    def runner(self) -> durablex.Runner:
-        return durablex.Runner(self.app, db=self.url, concurrency=self.concurrency)
+    def runner(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        if self.runners <= 0:
+            return durablex.Runner(self.app, db=self.url, concurrency=self.concurrency)
+        return self.runner_procs(self.runners)
 
     def client(self) -> durablex.AsyncClient:
         return durablex.AsyncClient(db=self.url)
+
+    @contextlib.asynccontextmanager
+    async def runner_procs(self, n: int) -> AsyncIterator[list[subprocess.Popen[str]]]:
+        """``n`` runner subprocesses, each registered ("ready") before this yields; on exit
+        their peak RSS goes to ``runner_figures`` and they are stopped with SIGTERM."""
+        cmd = [
+            sys.executable,
+            "-m",
+            "bench.runner_proc",
+            "--db",
+            self.url,
+            "--concurrency",
+            str(self.concurrency),
+        ] + (["--sync-steps"] if self.sync_steps else [])
+        procs = [
+            subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)  # noqa: ASYNC220
+            for _ in range(n)
+        ]
+        self.procs = procs
+        try:
+            for proc in procs:
+                assert proc.stdout is not None
+                line = await asyncio.to_thread(proc.stdout.readline)
+                if line.strip() != "ready":
+                    raise RuntimeError(
+                        f"runner subprocess did not start: {line!r} rc={proc.poll()}"
+                    )
+            yield procs
+            dead = [p.returncode for p in procs if p.poll() is not None]
+            if dead:
+                raise RuntimeError(f"runner subprocess(es) exited early: rc={dead}")
+            peaks = [rss_kb(p.pid, "VmHWM") or 0 for p in procs]
+            self.runner_figures["runner_peak_rss_mb"] = [round(k / 1024, 1) for k in peaks]
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                try:
+                    await asyncio.to_thread(proc.wait, 60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
 
 
 async def start_many(client: durablex.AsyncClient, workflow: str, data: Any, r: int) -> list[str]:
