@@ -277,5 +277,10 @@ def test_hostile_values_render_as_text_in_every_view(server: str, page: Page) ->
     expect(page.locator("[data-tab-body=output] pre")).to_have_text(json.dumps(SCRIPT))
     page.goto(f"{server}/events")
     expect(page.locator("table.events")).to_contain_text(SCRIPT)
+    # the event's own page shows its hostile data as text too
+    page.locator("table.events a[href^='/events/']").first.click()
+    expect(page.locator("main")).to_contain_text(SCRIPT)
+    assert page.locator("img").count() == 0
+    assert page.locator("script:not([src])").count() == 0
     page.wait_for_timeout(300)
     assert page.dialogs.alerts == []  # type: ignore[attr-defined]

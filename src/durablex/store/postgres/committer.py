@@ -317,7 +317,7 @@ class GroupCommitter:
             for key, exclusive in item.locks:
                 locks[key] = locks.get(key, False) or exclusive
         try:
-            async with conn.pipeline():
+            async with conn.pipeline() as pipeline:
                 await conn.execute("BEGIN")
                 if not any(item.fsync for item in batch):
                     await conn.execute("SET LOCAL synchronous_commit = off")
@@ -329,6 +329,11 @@ class GroupCommitter:
                         "SELECT id FROM runs WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
                         (sorted(runs),),
                     )
+                if locks or runs:
+                    # Stamp the transaction once it holds its locks, so that the times of
+                    # contending transactions (an event, a wait's timeout) follow commit order.
+                    await pipeline.sync()
+                    tx.now_us = self._now_us()
                 for item in batch:
                     write = item.write
                     if single or item.atomic:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from durablex.store.base import StoreError
 from durablex.store.notify import Notices
 
 T = TypeVar("T")
@@ -131,12 +132,12 @@ class GroupCommitter:
         self._needs_fsync = False
         self._batch_sync = sync
         if self._inline:
-            self._finish(batch, _run_batch(self._conn, batch, self._now_us(), self._fsync, sync))
+            self._finish(batch, _run_batch(self._conn, batch, self._now_us, self._fsync, sync))
             return
         self._running = True
         assert self._loop is not None and self._executor is not None
         done = self._loop.run_in_executor(
-            self._executor, _run_batch, self._conn, batch, self._now_us(), self._fsync, sync
+            self._executor, _run_batch, self._conn, batch, self._now_us, self._fsync, sync
         )
         done.add_done_callback(lambda f: self._after_thread(batch, f))
 
@@ -184,6 +185,14 @@ class _Busy:
     pass
 
 
+def _store_error(exc: sqlite3.Error) -> StoreError:
+    """A failed commit (disk full, I/O error, ...) as a StoreError that says so: the runtime
+    aborts the pass on it instead of showing it to workflow code as a step's failure."""
+    error = StoreError(f"SQLite could not commit: {exc}; nothing of this write was stored")
+    error.__cause__ = exc
+    return error
+
+
 class _Failed:
     def __init__(self, error: BaseException) -> None:
         self.error = error
@@ -192,7 +201,7 @@ class _Failed:
 def _run_batch(
     conn: sqlite3.Connection,
     batch: list[tuple[Write, Any]],
-    now_us: int,
+    now_us: Callable[[], int],
     full: bool,
     sync: bool,
 ) -> Any:
@@ -206,14 +215,19 @@ def _run_batch(
             conn.execute("PRAGMA synchronous = FULL")
 
 
-def _run_transaction(conn: sqlite3.Connection, batch: list[tuple[Write, Any]], now_us: int) -> Any:
+def _run_transaction(
+    conn: sqlite3.Connection, batch: list[tuple[Write, Any]], now_us: Callable[[], int]
+) -> Any:
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
             return _Busy()
-        return _Failed(exc)
-    tx = Tx(conn, now_us)
+        return _Failed(_store_error(exc))
+    # The transaction's time is read once it holds the write lock, so that times follow the
+    # order of commits: an event stamped before a wait's deadline was also committed before
+    # that wait's timeout (a time read before waiting for the lock could be older).
+    tx = Tx(conn, now_us())
     results: list[tuple[bool, Any]] = []
     single = len(batch) == 1
     try:
@@ -241,6 +255,6 @@ def _run_transaction(conn: sqlite3.Connection, batch: list[tuple[Write, Any]], n
     except sqlite3.Error as exc:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
-        return _Failed(exc)
+        return _Failed(_store_error(exc))
     tx.notices.changed = True
     return results, tx.notices
