@@ -11,7 +11,7 @@ import orjson
 
 from durablex.core.times import us_to_datetime
 from durablex.records import Attempt, Event, Run, Step
-from durablex.store.base import StepRow
+from durablex.store.base import ClaimedRun, RunFilter, StepRow
 
 RUNNER_DEAD_AFTER_US = 30_000_000
 
@@ -132,3 +132,51 @@ def event_record(row: Sequence[Any]) -> Event:
         started_run_ids=tuple(load(row[7]) or ()),
         resumed=int(row[8] or 0),
     )
+
+
+def claimed_run(row: Sequence[Any]) -> ClaimedRun:
+    """A row of a claim (id, app, workflow, fence, input, event_id, parent_run_id, warnings,
+    created_at, event name, event ts), in both backends' column order."""
+    return ClaimedRun(
+        id=row[0],
+        app=row[1],
+        workflow=row[2],
+        fence=row[3],
+        input=row[4],
+        event_id=row[5],
+        parent_run_id=row[6],
+        warnings=tuple(load(row[7]) or ()),
+        created_at_us=row[8],
+        event_name=row[9],
+        event_ts_us=row[10],
+    )
+
+
+def run_filter_sql(filt: RunFilter, cursor: str | None, mark: str) -> tuple[str, list[Any]]:
+    """The WHERE clause (or "") and parameters of a run listing; ``mark`` is the dialect's
+    placeholder ("?" or "%s")."""
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("r.status", filt.status),
+        ("r.workflow", filt.workflow),
+        ("r.app", filt.app),
+        ("r.parent_run_id", filt.parent_run_id),
+    ):
+        if value is not None:
+            where.append(f"{column} = {mark}")
+            params.append(value)
+    if filt.search:
+        where.append(f"(r.id = {mark} OR r.event_id = {mark} OR r.parent_run_id = {mark})")
+        params += [filt.search, filt.search, filt.search]
+    if filt.created_after_us is not None:
+        where.append(f"r.created_at >= {mark}")
+        params.append(filt.created_after_us)
+    if filt.created_before_us is not None:
+        where.append(f"r.created_at < {mark}")
+        params.append(filt.created_before_us)
+    if cursor:
+        created, run_id = decode_cursor(cursor, int, str)
+        where.append(f"(r.created_at, r.id) < ({mark}, {mark})")
+        params += [created, run_id]
+    return (f"WHERE {' AND '.join(where)}" if where else ""), params

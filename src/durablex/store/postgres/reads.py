@@ -24,6 +24,7 @@ from durablex.store.rows import (
     encode_cursor,
     event_record,
     load,
+    run_filter_sql,
     run_record,
 )
 
@@ -113,31 +114,7 @@ async def run_statuses(conn: Any, run_ids: Sequence[str]) -> dict[str, str]:
 
 
 async def list_runs(conn: Any, filt: RunFilter, limit: int, cursor: str | None) -> RunPage:
-    where: list[str] = []
-    params: list[Any] = []
-    for column, value in (
-        ("r.status", filt.status),
-        ("r.workflow", filt.workflow),
-        ("r.app", filt.app),
-        ("r.parent_run_id", filt.parent_run_id),
-    ):
-        if value is not None:
-            where.append(f"{column} = %s")
-            params.append(value)
-    if filt.search:
-        where.append("(r.id = %s OR r.event_id = %s OR r.parent_run_id = %s)")
-        params += [filt.search, filt.search, filt.search]
-    if filt.created_after_us is not None:
-        where.append("r.created_at >= %s")
-        params.append(filt.created_after_us)
-    if filt.created_before_us is not None:
-        where.append("r.created_at < %s")
-        params.append(filt.created_before_us)
-    if cursor:
-        created, run_id = decode_cursor(cursor, int, str)
-        where.append("(r.created_at, r.id) < (%s, %s)")
-        params += [created, run_id]
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    clause, params = run_filter_sql(filt, cursor, "%s")
     rows = await _all(
         conn,
         f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} {clause}"

@@ -45,7 +45,7 @@ from durablex.store.postgres.committer import (
 from durablex.store.postgres.connection import PgConfig, configure, migrate, redact
 from durablex.store.postgres.events import EVENT_LOCK, accept_event
 from durablex.store.postgres.listen import NotifyListener
-from durablex.store.rows import load
+from durablex.store.rows import claimed_run
 
 T = TypeVar("T")
 log = logging.getLogger("durablex.store.postgres")
@@ -228,22 +228,7 @@ class PostgresStore:
         self, runner: str, apps: Sequence[str], limit: int, lease_us: int, ahead_us: int = 0
     ) -> list[ClaimedRun]:
         rows = await self._side(writes.claim, runner, apps, limit, lease_us, ahead_us)
-        return [
-            ClaimedRun(
-                id=r[0],
-                app=r[1],
-                workflow=r[2],
-                fence=r[3],
-                input=r[4],
-                event_id=r[5],
-                parent_run_id=r[6],
-                warnings=tuple(load(r[7]) or ()),
-                created_at_us=r[8],
-                event_name=r[9],
-                event_ts_us=r[10],
-            )
-            for r in rows
-        ]
+        return [claimed_run(r) for r in rows]
 
     async def next_due_us(self, apps: Sequence[str]) -> int | None:
         return await self._read(reads.next_due_us, apps)

@@ -22,6 +22,7 @@ from durablex.store.rows import (
     encode_cursor,
     event_record,
     load,
+    run_filter_sql,
     run_record,
 )
 
@@ -102,31 +103,7 @@ def run_statuses(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, 
 
 
 def list_runs(conn: sqlite3.Connection, filt: RunFilter, limit: int, cursor: str | None) -> RunPage:
-    where: list[str] = []
-    params: list[Any] = []
-    for column, value in (
-        ("r.status", filt.status),
-        ("r.workflow", filt.workflow),
-        ("r.app", filt.app),
-        ("r.parent_run_id", filt.parent_run_id),
-    ):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
-    if filt.search:
-        where.append("(r.id = ? OR r.event_id = ? OR r.parent_run_id = ?)")
-        params += [filt.search, filt.search, filt.search]
-    if filt.created_after_us is not None:
-        where.append("r.created_at >= ?")
-        params.append(filt.created_after_us)
-    if filt.created_before_us is not None:
-        where.append("r.created_at < ?")
-        params.append(filt.created_before_us)
-    if cursor:
-        created, run_id = decode_cursor(cursor, int, str)
-        where.append("(r.created_at, r.id) < (?, ?)")
-        params += [created, run_id]
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    clause, params = run_filter_sql(filt, cursor, "?")
     rows = conn.execute(
         f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} {clause}"
         " ORDER BY r.created_at DESC, r.id DESC LIMIT ?",

@@ -26,7 +26,7 @@ from durablex.store.base import (
     WorkflowRegistration,
 )
 from durablex.store.notify import Listener, Notices, hub_for
-from durablex.store.rows import load
+from durablex.store.rows import claimed_run
 from durablex.store.sqlite import reads, writes
 from durablex.store.sqlite.committer import GroupCommitter
 from durablex.store.sqlite.connection import check_durability, connect, migrate
@@ -201,22 +201,7 @@ class SqliteStore:
         self, runner: str, apps: Sequence[str], limit: int, lease_us: int, ahead_us: int = 0
     ) -> list[ClaimedRun]:
         rows = await self._write(writes.claim, runner, apps, limit, lease_us, ahead_us, fsync=False)
-        return [
-            ClaimedRun(
-                id=r[0],
-                app=r[1],
-                workflow=r[2],
-                fence=r[3],
-                input=r[4],
-                event_id=r[5],
-                parent_run_id=r[6],
-                warnings=tuple(load(r[7]) or ()),
-                created_at_us=r[8],
-                event_name=r[9],
-                event_ts_us=r[10],
-            )
-            for r in rows
-        ]
+        return [claimed_run(r) for r in rows]
 
     async def next_due_us(self, apps: Sequence[str]) -> int | None:
         return await self._read(reads.next_due_us, apps)
