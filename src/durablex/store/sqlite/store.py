@@ -34,6 +34,10 @@ from durablex.store.sqlite.connection import check_durability, connect, migrate
 T = TypeVar("T")
 
 POLL_INTERVAL = 0.01
+# A short WAL is rewritten in place instead of grown: an fsync that does not extend the file is
+# cheaper. Measured (docs/design.md): sequential steps 0.72 -> 0.86 x the raw commit rate,
+# fanout 24k -> 23k steps/s, against SQLite's default of 1000 pages.
+WAL_AUTOCHECKPOINT_PAGES = 256
 
 
 class SqliteStore:
@@ -79,6 +83,7 @@ class SqliteStore:
         try:
             await asyncio.to_thread(migrate, writer, self.path)
             writer.execute("PRAGMA busy_timeout = 20")
+            writer.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
             reader = connect(self.path, durability=self.durability)
         except BaseException:
             writer.close()
