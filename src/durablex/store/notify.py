@@ -19,12 +19,15 @@ class Notices:
 
     work_due: bool = False
     terminal: set[str] = field(default_factory=set)
-    changed: bool = False
+
+    @property
+    def wanted(self) -> bool:
+        """Whether any listener could care: most step commits raise nothing worth a wake-up."""
+        return self.work_due or bool(self.terminal)
 
     def merge(self, other: Notices) -> None:
         self.work_due = self.work_due or other.work_due
         self.terminal |= other.terminal
-        self.changed = self.changed or other.changed
 
 
 class Listener:

@@ -4,12 +4,13 @@ mapping to ``Run`` and ``Event``, attempt logs, and the opaque paging cursors.""
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
 
 from durablex.core.times import us_to_datetime
+from durablex.errors import AmbiguousWorkflowError, WorkflowNotFoundError
 from durablex.records import Attempt, Event, Run, Step
 from durablex.store.base import ClaimedRun, RunFilter, StepRow
 
@@ -180,3 +181,52 @@ def run_filter_sql(filt: RunFilter, cursor: str | None, mark: str) -> tuple[str,
         where.append(f"(r.created_at, r.id) < ({mark}, {mark})")
         params += [created, run_id]
     return (f"WHERE {' AND '.join(where)}" if where else ""), params
+
+
+def step_records(rows: list[StepRow], attempt_rows: Iterable[Sequence[Any]]) -> list[Step]:
+    """A run's steps with their complete attempt logs, from its step rows and its attempt rows
+    (step_id, number, started_at, ended_at, error) ordered by step and number."""
+    logs: dict[str, list[Attempt]] = {}
+    for a in attempt_rows:
+        logs.setdefault(a[0], []).append(
+            Attempt(number=a[1], started_at=dt(a[2]), ended_at=dt(a[3]), error=load(a[4]))
+        )
+    steps = []
+    for s in rows:
+        log = complete_log(s, logs.get(s.step_id, []))
+        steps.append(
+            Step(
+                id=s.step_id,
+                kind=s.kind,
+                status=s.status,
+                attempts=max(s.attempts, len(log)),
+                input=load(s.input),
+                output=load(s.output),
+                error=s.error,
+                started_at=dt(s.started_at_us),
+                ended_at=dt(s.ended_at_us),
+                after=s.after,
+                wake_at=dt(s.wake_at_us),
+                child_run_id=s.child_run_id,
+                attempt_log=tuple(log),
+            )
+        )
+    return steps
+
+
+def choose_workflow(
+    name: str, app: str | None, calling_app: str | None, defining: Sequence[str]
+) -> tuple[str, str]:
+    """Which (app, workflow) a name means, given the apps ``defining`` it: the app asked for,
+    else the caller's own, else the only one (WorkflowNotFoundError, AmbiguousWorkflowError)."""
+    if app is not None:
+        if app not in defining:
+            raise WorkflowNotFoundError(workflow=name, app=app)
+        return app, name
+    if calling_app is not None and calling_app in defining:
+        return calling_app, name
+    if not defining:
+        raise WorkflowNotFoundError(workflow=name)
+    if len(defining) > 1:
+        raise AmbiguousWorkflowError(workflow=name, apps=list(defining))
+    return defining[0], name

@@ -249,7 +249,7 @@ class GroupCommitter:
                 item.future.set_result(value)
             else:
                 item.future.set_exception(value)
-        if notices.changed:
+        if notices.wanted:
             self._publish(notices)
 
     async def _commit_with_retries(
@@ -373,7 +373,6 @@ class GroupCommitter:
         except BaseException:
             await _rollback_quietly(conn)
             raise
-        tx.notices.changed = True
         outcome = (results, tx.notices)
         try:
             await conn.execute("COMMIT")

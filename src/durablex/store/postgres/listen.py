@@ -28,7 +28,7 @@ def parse_payload(payload: str) -> tuple[str, Notices] | None:
     except ValueError:
         return None
     terminal = {run_id for run_id in ids.split(",") if run_id}
-    return token, Notices(work_due=work == "1", terminal=terminal, changed=True)
+    return token, Notices(work_due=work == "1", terminal=terminal)
 
 
 class NotifyListener:
@@ -75,7 +75,7 @@ class NotifyListener:
                 self.connected.set()
                 if not first:
                     # notices sent while we were away are lost: say that anything may have changed
-                    self._inbox.deliver(Notices(work_due=True, changed=True))
+                    self._inbox.deliver(Notices(work_due=True))
                 first = False
                 delay = 0.05
                 async for notify in self._conn.notifies():

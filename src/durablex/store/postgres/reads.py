@@ -11,14 +11,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from durablex.core.times import us_to_datetime
-from durablex.records import AppInfo, Attempt, Event, Run, RunnerInfo, Step, WorkflowInfo
+from durablex.records import AppInfo, Event, Run, RunnerInfo, WorkflowInfo
 from durablex.store.base import EventPage, RunFilter, RunPage, StepRow
 from durablex.store.rows import (
     EVENT_COLUMNS,
     RUN_COLUMNS,
     RUN_FROM,
     RUNNER_DEAD_AFTER_US,
-    complete_log,
     decode_cursor,
     dt,
     encode_cursor,
@@ -26,6 +25,7 @@ from durablex.store.rows import (
     load,
     run_filter_sql,
     run_record,
+    step_records,
 )
 
 
@@ -72,38 +72,13 @@ async def get_run(conn: Any, run_id: str, with_steps: bool) -> Run | None:
         return None
     if not with_steps:
         return run_record(row)
-    attempts: dict[str, list[Attempt]] = {}
-    for a in await _all(
+    attempts = await _all(
         conn,
         "SELECT step_id, number, started_at, ended_at, error FROM attempts WHERE run_id = %s"
         " ORDER BY step_id, number",
         (run_id,),
-    ):
-        attempts.setdefault(a[0], []).append(
-            Attempt(number=a[1], started_at=dt(a[2]), ended_at=dt(a[3]), error=load(a[4]))
-        )
-    rows = await load_steps(conn, run_id)
-    for s in rows:
-        attempts[s.step_id] = complete_log(s, attempts.get(s.step_id, []))
-    steps = [
-        Step(
-            id=s.step_id,
-            kind=s.kind,
-            status=s.status,
-            attempts=max(s.attempts, len(attempts.get(s.step_id, ()))),
-            input=load(s.input),
-            output=load(s.output),
-            error=s.error,
-            started_at=dt(s.started_at_us),
-            ended_at=dt(s.ended_at_us),
-            after=s.after,
-            wake_at=dt(s.wake_at_us),
-            child_run_id=s.child_run_id,
-            attempt_log=tuple(attempts.get(s.step_id, ())),
-        )
-        for s in rows
-    ]
-    return run_record(row, steps)
+    )
+    return run_record(row, step_records(await load_steps(conn, run_id), attempts))
 
 
 async def run_statuses(conn: Any, run_ids: Sequence[str]) -> dict[str, str]:

@@ -182,8 +182,7 @@ class PostgresStore:
                 result = await fn(tx, *args)
                 for payload in notify_payloads(self._token, tx.notices):
                     await conn.execute("SELECT pg_notify(%s, %s)", (self.config.channel, payload))
-            if tx.notices.work_due or tx.notices.terminal:
-                tx.notices.changed = True
+            if tx.notices.wanted:
                 self._hub.publish(tx.notices)
             return result
 

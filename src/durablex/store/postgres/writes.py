@@ -14,7 +14,6 @@ from typing import Any
 import orjson
 
 from durablex.core.ids import new_id
-from durablex.errors import AmbiguousWorkflowError, WorkflowNotFoundError
 from durablex.records import INVOKED_EVENT, SendResult
 from durablex.store.base import (
     AttemptWrite,
@@ -28,6 +27,7 @@ from durablex.store.base import (
 from durablex.store.postgres.committer import Deferred, Tx
 from durablex.store.postgres.events import WAKE_SET, accept_event, sql_match
 from durablex.store.postgres.inserts import insert_event_row, insert_run
+from durablex.store.rows import choose_workflow
 
 TERMINAL = ("completed", "failed", "cancelled")
 _NOT_TERMINAL = "status NOT IN ('completed', 'failed', 'cancelled')"
@@ -207,23 +207,8 @@ async def add_warning(tx: Tx, run_id: str, fence: int, warning: str) -> None:
 async def resolve_workflow(
     tx: Tx, name: str, app: str | None, calling_app: str | None
 ) -> tuple[str, str]:
-    """Which (app, workflow) a name means: the given app, else the caller's, else the only one."""
-    if app is not None:
-        row = await tx.one("SELECT 1 FROM workflows WHERE app = %s AND name = %s", (app, name))
-        if row is None:
-            raise WorkflowNotFoundError(workflow=name, app=app)
-        return app, name
-    apps = [
-        r[0]
-        for r in await tx.all("SELECT app FROM workflows WHERE name = %s ORDER BY app", (name,))
-    ]
-    if calling_app is not None and calling_app in apps:
-        return calling_app, name
-    if not apps:
-        raise WorkflowNotFoundError(workflow=name)
-    if len(apps) > 1:
-        raise AmbiguousWorkflowError(workflow=name, apps=apps)
-    return apps[0], name
+    rows = await tx.all("SELECT app FROM workflows WHERE name = %s ORDER BY app", (name,))
+    return choose_workflow(name, app, calling_app, [row[0] for row in rows])
 
 
 async def start_run(

@@ -168,7 +168,7 @@ class GroupCommitter:
                     future.set_result(value)
                 else:
                     future.set_exception(value)
-            if notices.changed:
+            if notices.wanted:
                 self._publish(notices)
         if self._queue:
             self._schedule(0 if self._urgent else LAZY_FLUSH_DELAY)
@@ -256,5 +256,4 @@ def _run_transaction(
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         return _Failed(_store_error(exc))
-    tx.notices.changed = True
     return results, tx.notices

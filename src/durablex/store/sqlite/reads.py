@@ -9,14 +9,14 @@ from typing import Any
 import orjson
 
 from durablex.core.times import us_to_datetime
-from durablex.records import AppInfo, Attempt, Event, Run, RunnerInfo, Step, WorkflowInfo
+from durablex.records import AppInfo, Event, Run, RunnerInfo, WorkflowInfo
 from durablex.store.base import EventPage, RunFilter, RunPage, StepRow
 from durablex.store.rows import (
     EVENT_COLUMNS,
     RUN_COLUMNS,
     RUN_FROM,
     RUNNER_DEAD_AFTER_US,
-    complete_log,
+    choose_workflow,
     decode_cursor,
     dt,
     encode_cursor,
@@ -24,6 +24,7 @@ from durablex.store.rows import (
     load,
     run_filter_sql,
     run_record,
+    step_records,
 )
 
 
@@ -59,37 +60,12 @@ def get_run(conn: sqlite3.Connection, run_id: str, with_steps: bool) -> Run | No
         return None
     if not with_steps:
         return run_record(row)
-    attempts: dict[str, list[Attempt]] = {}
-    for a in conn.execute(
+    attempts = conn.execute(
         "SELECT step_id, number, started_at, ended_at, error FROM attempts WHERE run_id = ?"
         " ORDER BY step_id, number",
         (run_id,),
-    ):
-        attempts.setdefault(a[0], []).append(
-            Attempt(number=a[1], started_at=dt(a[2]), ended_at=dt(a[3]), error=load(a[4]))
-        )
-    rows = load_steps(conn, run_id)
-    for s in rows:
-        attempts[s.step_id] = complete_log(s, attempts.get(s.step_id, []))
-    steps = [
-        Step(
-            id=s.step_id,
-            kind=s.kind,
-            status=s.status,
-            attempts=max(s.attempts, len(attempts.get(s.step_id, ()))),
-            input=load(s.input),
-            output=load(s.output),
-            error=s.error,
-            started_at=dt(s.started_at_us),
-            ended_at=dt(s.ended_at_us),
-            after=s.after,
-            wake_at=dt(s.wake_at_us),
-            child_run_id=s.child_run_id,
-            attempt_log=tuple(attempts.get(s.step_id, ())),
-        )
-        for s in rows
-    ]
-    return run_record(row, steps)
+    ).fetchall()
+    return run_record(row, step_records(load_steps(conn, run_id), attempts))
 
 
 def run_statuses(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, str]:
@@ -217,3 +193,13 @@ def held_runs(conn: sqlite3.Connection, runner: str, run_ids: Sequence[str]) -> 
         (orjson.dumps(list(run_ids)), runner),
     ).fetchall()
     return {r[0] for r in rows}
+
+
+def resolve_workflow(
+    conn: sqlite3.Connection, name: str, app: str | None, calling_app: str | None
+) -> tuple[str, str]:
+    defining = [
+        row[0]
+        for row in conn.execute("SELECT app FROM workflows WHERE name = ? ORDER BY app", (name,))
+    ]
+    return choose_workflow(name, app, calling_app, defining)

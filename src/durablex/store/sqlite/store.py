@@ -172,7 +172,7 @@ class SqliteStore:
                 version = self._watch.execute("PRAGMA data_version").fetchone()[0]
                 if version != self._data_version:
                     self._data_version = version
-                    return Notices(work_due=True, changed=True)
+                    return Notices(work_due=True)
             remaining = deadline - now
             if remaining <= 0:
                 return None
@@ -281,10 +281,7 @@ class SqliteStore:
     async def resolve_workflow(
         self, name: str, app: str | None, calling_app: str | None
     ) -> tuple[str, str]:
-        def read(conn: sqlite3.Connection) -> tuple[str, str]:
-            return writes.resolve_workflow(_ReadTx(conn), name, app, calling_app)  # type: ignore[arg-type]
-
-        return await self._read(read)
+        return await self._read(reads.resolve_workflow, name, app, calling_app)
 
     async def start_run(
         self,
@@ -345,10 +342,3 @@ class SqliteStore:
 
     async def count_runs(self, status: str | None = None) -> int:
         return await self._read(reads.count_runs, status)
-
-
-class _ReadTx:
-    """Lets read-only helpers written for a Tx run on a reader connection."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn

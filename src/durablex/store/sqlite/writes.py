@@ -13,7 +13,6 @@ import orjson
 
 from durablex.core.ids import new_id
 from durablex.core.matching import matches
-from durablex.errors import AmbiguousWorkflowError, WorkflowNotFoundError
 from durablex.records import INVOKED_EVENT, SendResult
 from durablex.store.base import (
     AttemptWrite,
@@ -24,6 +23,7 @@ from durablex.store.base import (
     WaiterWrite,
     WorkflowRegistration,
 )
+from durablex.store.sqlite import reads
 from durablex.store.sqlite.committer import Tx
 
 TERMINAL = ("completed", "failed", "cancelled")
@@ -219,28 +219,6 @@ def insert_run(
     return run_id
 
 
-def resolve_workflow(
-    tx: Tx, name: str, app: str | None, calling_app: str | None
-) -> tuple[str, str]:
-    """Which (app, workflow) a name means: the given app, else the caller's, else the only one."""
-    conn = tx.conn
-    if app is not None:
-        row = conn.execute(
-            "SELECT 1 FROM workflows WHERE app = ? AND name = ?", (app, name)
-        ).fetchone()
-        if row is None:
-            raise WorkflowNotFoundError(workflow=name, app=app)
-        return app, name
-    apps = [r[0] for r in conn.execute("SELECT app FROM workflows WHERE name = ?", (name,))]
-    if calling_app is not None and calling_app in apps:
-        return calling_app, name
-    if not apps:
-        raise WorkflowNotFoundError(workflow=name)
-    if len(apps) > 1:
-        raise AmbiguousWorkflowError(workflow=name, apps=apps)
-    return apps[0], name
-
-
 def start_run(
     tx: Tx,
     app: str | None,
@@ -249,7 +227,7 @@ def start_run(
     runner_pin: str | None,
     rerun_of: str | None,
 ) -> str:
-    app, workflow = resolve_workflow(tx, workflow, app, None)
+    app, workflow = reads.resolve_workflow(tx.conn, workflow, app, None)
     event_id = new_id()
     insert_event_row(tx, event_id, INVOKED_EVENT, input, app)
     run_id = insert_run(
@@ -559,12 +537,16 @@ def claim(
         " created_at",
         (runner, expires, expires, now, runner, horizon, *apps, runner, now, limit),
     ).fetchall()
-    claimed: list[tuple[Any, ...]] = []
-    for row in rows:
-        event = tx.conn.execute("SELECT name, ts FROM events WHERE id = ?", (row[5],)).fetchone()
-        name, ts = (event[0], event[1]) if event else (INVOKED_EVENT, row[8])
-        claimed.append((*row, name, ts))
-    return claimed
+    if not rows:
+        return []
+    events = {
+        event_id: (name, ts)
+        for event_id, name, ts in tx.conn.execute(
+            "SELECT id, name, ts FROM events WHERE id IN (SELECT value FROM json_each(?))",
+            (orjson.dumps([row[5] for row in rows]),),
+        )
+    }
+    return [(*row, *events.get(row[5], (INVOKED_EVENT, row[8]))) for row in rows]
 
 
 def renew_leases(tx: Tx, runner: str, run_ids: Sequence[str], lease_us: int) -> None:
