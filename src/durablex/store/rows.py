@@ -230,3 +230,30 @@ def choose_workflow(
     if len(defining) > 1:
         raise AmbiguousWorkflowError(workflow=name, apps=list(defining))
     return defining[0], name
+
+
+NOT_TERMINAL_SQL = "status NOT IN ('completed', 'failed', 'cancelled')"
+
+
+def json_or_none(value: Any) -> bytes | None:
+    return None if value is None else orjson.dumps(value)
+
+
+def step_params(run_id: str, step: StepRow) -> tuple[Any, ...]:
+    """The parameters of a step row, in the column order of both stores' step upserts."""
+    return (
+        run_id,
+        step.step_id,
+        step.seq,
+        step.kind,
+        step.status,
+        step.attempts,
+        step.input,
+        step.output,
+        json_or_none(step.error),
+        orjson.dumps(step.after),
+        step.started_at_us,
+        step.ended_at_us,
+        step.wake_at_us,
+        step.child_run_id,
+    )

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from durablex.core.ids import new_id
-from durablex.records import INVOKED_EVENT, SendResult
+from durablex.records import INVOKED_EVENT, TERMINAL_STATUSES, SendResult
 from durablex.store.base import (
     AttemptWrite,
     LeaseLostError,
@@ -27,14 +27,7 @@ from durablex.store.base import (
 from durablex.store.postgres.committer import Deferred, Tx
 from durablex.store.postgres.events import WAKE_SET, accept_event, sql_match
 from durablex.store.postgres.inserts import insert_event_row, insert_run
-from durablex.store.rows import choose_workflow
-
-TERMINAL = ("completed", "failed", "cancelled")
-_NOT_TERMINAL = "status NOT IN ('completed', 'failed', 'cancelled')"
-
-
-def _json(value: Any) -> bytes | None:
-    return None if value is None else orjson.dumps(value)
+from durablex.store.rows import NOT_TERMINAL_SQL, choose_workflow, json_or_none, step_params
 
 
 async def check_fence(tx: Tx, run_id: str, fence: int) -> str:
@@ -65,27 +58,8 @@ ON CONFLICT (run_id, step_id) DO UPDATE SET
 """
 
 
-def _step_params(run_id: str, step: StepRow) -> tuple[Any, ...]:
-    return (
-        run_id,
-        step.step_id,
-        step.seq,
-        step.kind,
-        step.status,
-        step.attempts,
-        step.input,
-        step.output,
-        _json(step.error),
-        orjson.dumps(step.after),
-        step.started_at_us,
-        step.ended_at_us,
-        step.wake_at_us,
-        step.child_run_id,
-    )
-
-
 async def upsert_step(tx: Tx, run_id: str, step: StepRow) -> None:
-    await tx.execute(_UPSERT_STEP, _step_params(run_id, step))
+    await tx.execute(_UPSERT_STEP, step_params(run_id, step))
 
 
 _FENCED = "EXISTS (SELECT 1 FROM runs WHERE id = %s AND fence = %s AND status = 'running')"
@@ -116,7 +90,7 @@ async def record_step(
     """
     # every parameter is encoded before the first statement is sent: once one is, nothing but
     # a database error (which fails the whole batch) can interrupt the write
-    step_params = (*_step_params(run_id, step), run_id, fence)
+    fenced_params = (*step_params(run_id, step), run_id, fence)
     attempt_params = None
     if attempt is not None:
         attempt_params = (
@@ -125,7 +99,7 @@ async def record_step(
             attempt.number,
             attempt.started_at_us,
             attempt.ended_at_us,
-            _json(attempt.error),
+            json_or_none(attempt.error),
             run_id,
             fence,
         )
@@ -134,13 +108,13 @@ async def record_step(
         waiter_params = (
             step.step_id,
             waiter.event_name,
-            _json(waiter.match),
+            json_or_none(waiter.match),
             sql_match(waiter.match),
             run_id,
             fence,
         )
     cur = await tx.conn.execute("SELECT fence, status FROM runs WHERE id = %s", (run_id,))
-    await tx.execute(_FENCED_UPSERT_STEP, step_params)
+    await tx.execute(_FENCED_UPSERT_STEP, fenced_params)
     if attempt_params is not None:
         await tx.execute(
             "INSERT INTO attempts (run_id, step_id, number, started_at, ended_at, error)"
@@ -273,7 +247,7 @@ async def wake_runs(tx: Tx, run_ids: Sequence[str]) -> None:
     if not run_ids:
         return
     await tx.execute(
-        f"UPDATE runs SET {WAKE_SET} WHERE id = ANY(%(ids)s) AND {_NOT_TERMINAL}",
+        f"UPDATE runs SET {WAKE_SET} WHERE id = ANY(%(ids)s) AND {NOT_TERMINAL_SQL}",
         {"now": tx.now_us, "ids": list(run_ids)},
     )
     tx.notices.work_due = True
@@ -298,7 +272,7 @@ async def _end_run(
         "UPDATE runs SET status = %s, output = %s, error = %s, ended_at = %s, due_at = NULL,"
         " lease_owner = NULL, lease_expires_at = NULL, wake_pending = false WHERE id = %s"
         " RETURNING parent_run_id, parent_step_id",
-        (status, output, _json(error), tx.now_us, run_id),
+        (status, output, json_or_none(error), tx.now_us, run_id),
     )
     tx.notices.terminal.add(run_id)
     await _cancel_open_steps(tx, run_id)
@@ -310,7 +284,8 @@ async def _end_run(
 async def _cancel_children(tx: Tx, run_id: str) -> None:
     children = await tx.all(
         "UPDATE runs SET status = 'cancelled', ended_at = %s, due_at = NULL, lease_owner = NULL,"
-        f" lease_expires_at = NULL, fence = fence + 1 WHERE parent_run_id = %s AND {_NOT_TERMINAL}"
+        " lease_expires_at = NULL, fence = fence + 1"
+        f" WHERE parent_run_id = %s AND {NOT_TERMINAL_SQL}"
         " RETURNING id",
         (tx.now_us, run_id),
     )
@@ -374,7 +349,7 @@ async def fail_run(
     for step in cancelled_steps:
         await tx.execute(
             _UPSERT_STEP + " WHERE steps.status NOT IN ('completed', 'failed')",
-            _step_params(run_id, step),
+            step_params(run_id, step),
         )
     await _end_run(tx, run_id, "failed", None, error)
 
@@ -383,7 +358,7 @@ async def cancel_run(tx: Tx, run_id: str) -> bool:
     row = await tx.one("SELECT status FROM runs WHERE id = %s FOR UPDATE", (run_id,))
     if row is None:
         raise LookupError(f"no run with id {run_id!r}")
-    if row[0] in TERMINAL:
+    if row[0] in TERMINAL_STATUSES:
         return False
     await tx.execute("UPDATE runs SET fence = fence + 1 WHERE id = %s", (run_id,))
     await _end_run(tx, run_id, "cancelled", None, None)
@@ -432,7 +407,7 @@ WITH picked AS (
     SELECT id FROM runs
     WHERE due_at <= %(horizon)s AND app = ANY(%(apps)s)
       AND (runner_pin IS NULL OR runner_pin = %(runner)s)
-      AND (lease_expires_at IS NULL OR lease_expires_at <= %(now)s) AND {_NOT_TERMINAL}
+      AND (lease_expires_at IS NULL OR lease_expires_at <= %(now)s) AND {NOT_TERMINAL_SQL}
     ORDER BY due_at LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ), claimed AS (

@@ -13,7 +13,7 @@ import orjson
 
 from durablex.core.ids import new_id
 from durablex.core.matching import matches
-from durablex.records import INVOKED_EVENT, SendResult
+from durablex.records import INVOKED_EVENT, TERMINAL_STATUSES, SendResult
 from durablex.store.base import (
     AttemptWrite,
     LeaseLostError,
@@ -23,15 +23,9 @@ from durablex.store.base import (
     WaiterWrite,
     WorkflowRegistration,
 )
+from durablex.store.rows import NOT_TERMINAL_SQL, json_or_none, step_params
 from durablex.store.sqlite import reads
 from durablex.store.sqlite.committer import Tx
-
-TERMINAL = ("completed", "failed", "cancelled")
-_NOT_TERMINAL = "status NOT IN ('completed', 'failed', 'cancelled')"
-
-
-def _json(value: Any) -> bytes | None:
-    return None if value is None else orjson.dumps(value)
 
 
 def check_fence(tx: Tx, run_id: str, fence: int) -> str:
@@ -67,27 +61,8 @@ _FENCED_UPSERT_STEP = _UPSERT_STEP.replace(
 )
 
 
-def _step_params(run_id: str, step: StepRow) -> tuple[Any, ...]:
-    return (
-        run_id,
-        step.step_id,
-        step.seq,
-        step.kind,
-        step.status,
-        step.attempts,
-        step.input,
-        step.output,
-        _json(step.error),
-        orjson.dumps(step.after),
-        step.started_at_us,
-        step.ended_at_us,
-        step.wake_at_us,
-        step.child_run_id,
-    )
-
-
 def upsert_step(tx: Tx, run_id: str, step: StepRow) -> None:
-    tx.conn.execute(_UPSERT_STEP, _step_params(run_id, step))
+    tx.conn.execute(_UPSERT_STEP, step_params(run_id, step))
 
 
 def record_step(
@@ -100,7 +75,7 @@ def record_step(
 ) -> None:
     if waiter is None:
         written = tx.conn.execute(
-            _FENCED_UPSERT_STEP, (*_step_params(run_id, step), run_id, fence)
+            _FENCED_UPSERT_STEP, (*step_params(run_id, step), run_id, fence)
         ).rowcount
         if written != 1:
             check_fence(tx, run_id, fence)
@@ -119,14 +94,14 @@ def record_step(
                 attempt.number,
                 attempt.started_at_us,
                 attempt.ended_at_us,
-                _json(attempt.error),
+                json_or_none(attempt.error),
             ),
         )
     if waiter is not None:
         tx.conn.execute(
             "INSERT OR REPLACE INTO waiters (run_id, step_id, event_name, app, match)"
             " VALUES (?, ?, ?, ?, ?)",
-            (run_id, step.step_id, waiter.event_name, app, _json(waiter.match)),
+            (run_id, step.step_id, waiter.event_name, app, json_or_none(waiter.match)),
         )
 
 
@@ -279,7 +254,7 @@ def wake_runs(tx: Tx, run_ids: Sequence[str]) -> None:
         " wake_pending = CASE WHEN lease_owner IS NULL THEN wake_pending ELSE 1 END,"
         " status = CASE WHEN lease_owner IS NULL THEN 'queued' ELSE status END,"
         " due_at = CASE WHEN lease_owner IS NULL THEN ? ELSE due_at END"
-        f" WHERE id = ? AND {_NOT_TERMINAL}",
+        f" WHERE id = ? AND {NOT_TERMINAL_SQL}",
         [(tx.now_us, run_id) for run_id in run_ids],
     )
     tx.notices.work_due = True
@@ -385,7 +360,7 @@ def _end_run(
     tx.conn.execute(
         "UPDATE runs SET status = ?, output = ?, error = ?, ended_at = ?, due_at = NULL,"
         " lease_owner = NULL, lease_expires_at = NULL, wake_pending = 0 WHERE id = ?",
-        (status, output, _json(error), tx.now_us, run_id),
+        (status, output, json_or_none(error), tx.now_us, run_id),
     )
     tx.notices.terminal.add(run_id)
     _cancel_open_steps(tx, run_id)
@@ -397,7 +372,7 @@ def _cancel_children(tx: Tx, run_id: str) -> None:
     children = [
         r[0]
         for r in tx.conn.execute(
-            f"SELECT id FROM runs WHERE parent_run_id = ? AND {_NOT_TERMINAL}", (run_id,)
+            f"SELECT id FROM runs WHERE parent_run_id = ? AND {NOT_TERMINAL_SQL}", (run_id,)
         )
     ]
     for child in children:
@@ -465,7 +440,7 @@ def fail_run(
     for step in cancelled_steps:
         tx.conn.execute(
             _UPSERT_STEP + " WHERE steps.status NOT IN ('completed', 'failed')",
-            _step_params(run_id, step),
+            step_params(run_id, step),
         )
     _end_run(tx, run_id, "failed", None, error)
 
@@ -474,7 +449,7 @@ def cancel_run(tx: Tx, run_id: str) -> bool:
     row = tx.conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
     if row is None:
         raise LookupError(f"no run with id {run_id!r}")
-    if row[0] in TERMINAL:
+    if row[0] in TERMINAL_STATUSES:
         return False
     tx.conn.execute("UPDATE runs SET fence = fence + 1 WHERE id = ?", (run_id,))
     _end_run(tx, run_id, "cancelled", None, None)
@@ -532,7 +507,7 @@ def claim(
         " WHERE id IN (SELECT id FROM runs WHERE due_at <= ? AND app IN (" + marks + ")"
         " AND (runner_pin IS NULL OR runner_pin = ?)"
         " AND (lease_expires_at IS NULL OR lease_expires_at <= ?)"
-        f" AND {_NOT_TERMINAL} ORDER BY due_at LIMIT ?)"
+        f" AND {NOT_TERMINAL_SQL} ORDER BY due_at LIMIT ?)"
         " RETURNING id, app, workflow, fence, input, event_id, parent_run_id, warnings,"
         " created_at",
         (runner, expires, expires, now, runner, horizon, *apps, runner, now, limit),
