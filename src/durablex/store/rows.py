@@ -257,3 +257,47 @@ def step_params(run_id: str, step: StepRow) -> tuple[Any, ...]:
         step.wake_at_us,
         step.child_run_id,
     )
+
+
+STEP_COLUMNS = (
+    "step_id, seq, kind, status, attempts, input, output, error, after, started_at,"
+    " ended_at, wake_at, child_run_id"
+)
+
+
+def step_row(r: Sequence[Any]) -> StepRow:
+    """A row of STEP_COLUMNS as a StepRow (payloads stay encoded)."""
+    return StepRow(
+        step_id=r[0],
+        seq=r[1],
+        kind=r[2],
+        status=r[3],
+        attempts=r[4],
+        input=r[5],
+        output=r[6],
+        error=load(r[7]),
+        after=load(r[8]) or [],
+        started_at_us=r[9],
+        ended_at_us=r[10],
+        wake_at_us=r[11],
+        child_run_id=r[12],
+    )
+
+
+def child_failure(run_id: str, status: str, error: dict[str, Any] | None) -> dict[str, Any]:
+    """The error of a parent's run_workflow step whose child run ended ``status`` (failed or
+    cancelled) with ``error``."""
+    if status == "cancelled":
+        message = f"child run {run_id} was cancelled"
+    else:
+        detail = error or {}
+        message = (
+            f"child run {run_id} failed with {detail.get('type', 'Error')}: "
+            f"{detail.get('message', '')}"
+        )
+    return {
+        "type": "ChildWorkflowFailedError",
+        "message": message,
+        "traceback": None,
+        "child_run_id": run_id,
+    }

@@ -18,6 +18,7 @@ from durablex.store.rows import (
     RUN_COLUMNS,
     RUN_FROM,
     RUNNER_DEAD_AFTER_US,
+    STEP_COLUMNS,
     decode_cursor,
     dt,
     encode_cursor,
@@ -26,6 +27,7 @@ from durablex.store.rows import (
     run_filter_sql,
     run_record,
     step_records,
+    step_row,
 )
 
 
@@ -42,28 +44,10 @@ async def _one(conn: Any, query: str, params: Any = ()) -> Any:
 async def load_steps(conn: Any, run_id: str) -> list[StepRow]:
     rows = await _all(
         conn,
-        "SELECT step_id, seq, kind, status, attempts, input, output, error, after, started_at,"
-        " ended_at, wake_at, child_run_id FROM steps WHERE run_id = %s ORDER BY seq",
+        f"SELECT {STEP_COLUMNS} FROM steps WHERE run_id = %s ORDER BY seq",
         (run_id,),
     )
-    return [
-        StepRow(
-            step_id=r[0],
-            seq=r[1],
-            kind=r[2],
-            status=r[3],
-            attempts=r[4],
-            input=r[5],
-            output=r[6],
-            error=load(r[7]),
-            after=load(r[8]) or [],
-            started_at_us=r[9],
-            ended_at_us=r[10],
-            wake_at_us=r[11],
-            child_run_id=r[12],
-        )
-        for r in rows
-    ]
+    return [step_row(r) for r in rows]
 
 
 async def get_run(conn: Any, run_id: str, with_steps: bool) -> Run | None:

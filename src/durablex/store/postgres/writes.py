@@ -27,7 +27,13 @@ from durablex.store.base import (
 from durablex.store.postgres.committer import Deferred, Tx
 from durablex.store.postgres.events import WAKE_SET, accept_event, sql_match
 from durablex.store.postgres.inserts import insert_event_row, insert_run
-from durablex.store.rows import NOT_TERMINAL_SQL, choose_workflow, json_or_none, step_params
+from durablex.store.rows import (
+    NOT_TERMINAL_SQL,
+    child_failure,
+    choose_workflow,
+    json_or_none,
+    step_params,
+)
 
 
 async def check_fence(tx: Tx, run_id: str, fence: int) -> str:
@@ -311,20 +317,7 @@ async def _report_to_parent(
             (output, tx.now_us, parent_id, step_id, run_id),
         )
     else:
-        if status == "cancelled":
-            message = f"child run {run_id} was cancelled"
-        else:
-            detail = error or {}
-            message = (
-                f"child run {run_id} failed with {detail.get('type', 'Error')}: "
-                f"{detail.get('message', '')}"
-            )
-        step_error = {
-            "type": "ChildWorkflowFailedError",
-            "message": message,
-            "traceback": None,
-            "child_run_id": run_id,
-        }
+        step_error = child_failure(run_id, status, error)
         await tx.execute(
             "UPDATE steps SET status = 'failed', error = %s, ended_at = %s"
             " WHERE run_id = %s AND step_id = %s AND status = 'waiting' AND child_run_id = %s",

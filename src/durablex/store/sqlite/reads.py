@@ -16,6 +16,7 @@ from durablex.store.rows import (
     RUN_COLUMNS,
     RUN_FROM,
     RUNNER_DEAD_AFTER_US,
+    STEP_COLUMNS,
     choose_workflow,
     decode_cursor,
     dt,
@@ -25,33 +26,16 @@ from durablex.store.rows import (
     run_filter_sql,
     run_record,
     step_records,
+    step_row,
 )
 
 
 def load_steps(conn: sqlite3.Connection, run_id: str) -> list[StepRow]:
     rows = conn.execute(
-        "SELECT step_id, seq, kind, status, attempts, input, output, error, after, started_at,"
-        " ended_at, wake_at, child_run_id FROM steps WHERE run_id = ? ORDER BY seq",
+        f"SELECT {STEP_COLUMNS} FROM steps WHERE run_id = ? ORDER BY seq",
         (run_id,),
     ).fetchall()
-    return [
-        StepRow(
-            step_id=r[0],
-            seq=r[1],
-            kind=r[2],
-            status=r[3],
-            attempts=r[4],
-            input=r[5],
-            output=r[6],
-            error=load(r[7]),
-            after=load(r[8]) or [],
-            started_at_us=r[9],
-            ended_at_us=r[10],
-            wake_at_us=r[11],
-            child_run_id=r[12],
-        )
-        for r in rows
-    ]
+    return [step_row(r) for r in rows]
 
 
 def get_run(conn: sqlite3.Connection, run_id: str, with_steps: bool) -> Run | None:

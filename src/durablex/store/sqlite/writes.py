@@ -23,7 +23,7 @@ from durablex.store.base import (
     WaiterWrite,
     WorkflowRegistration,
 )
-from durablex.store.rows import NOT_TERMINAL_SQL, json_or_none, step_params
+from durablex.store.rows import NOT_TERMINAL_SQL, child_failure, json_or_none, step_params
 from durablex.store.sqlite import reads
 from durablex.store.sqlite.committer import Tx
 
@@ -402,20 +402,7 @@ def _report_to_parent(
             (output, tx.now_us, parent_id, step_id, run_id),
         )
     else:
-        if status == "cancelled":
-            message = f"child run {run_id} was cancelled"
-        else:
-            detail = error or {}
-            message = (
-                f"child run {run_id} failed with {detail.get('type', 'Error')}: "
-                f"{detail.get('message', '')}"
-            )
-        step_error = {
-            "type": "ChildWorkflowFailedError",
-            "message": message,
-            "traceback": None,
-            "child_run_id": run_id,
-        }
+        step_error = child_failure(run_id, status, error)
         tx.conn.execute(
             "UPDATE steps SET status = 'failed', error = ?, ended_at = ?"
             " WHERE run_id = ? AND step_id = ? AND status = 'waiting' AND child_run_id = ?",
