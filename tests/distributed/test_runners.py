@@ -181,11 +181,20 @@ async def test_three_runners_share_the_work_and_survive_a_sigkill(cluster: Clust
 async def test_runners_ride_out_a_restart_of_the_server(cluster: Cluster) -> None:
     base = cluster.url.rsplit("?schema=", 1)[0]
 
+    def server_started_at() -> Any:
+        with psycopg.connect(base, connect_timeout=10) as conn:
+            row = conn.execute("SELECT pg_postmaster_start_time()").fetchone()
+            assert row is not None
+            return row[0]
+
+    before = await asyncio.to_thread(server_started_at)
+
     async def restart() -> None:
         await asyncio.to_thread(restart_server, base)
 
     await _scenario(cluster, 300, restart, set())
     assert sorted(cluster.alive()) == list(RUNNERS)
-    # the restart cut the runners' connections, and they reconnected
-    logs = cluster.logs()
-    assert "connection lost" in logs or "discarding closed connection" in logs, logs
+    # the server really restarted in the middle (every connection it had was cut), and the
+    # runners, still the same processes, finished every run afterwards (checked by _scenario).
+    # Whether a runner logs the cut depends on whether it was mid-query: not asserted.
+    assert await asyncio.to_thread(server_started_at) > before
