@@ -47,7 +47,7 @@ def connect(path: Path, *, durability: str, busy_timeout_ms: int = 5000) -> sqli
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         # before anything that writes: switching to WAL alone changes a foreign file's header
         refuse_foreign(conn, path)
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = _switch_to_wal(conn, busy_timeout_ms / 1000)
         if str(mode).lower() != "wal" and str(path) != ":memory:":
             raise StoreError(f"cannot switch {str(path)!r} to WAL mode (got {mode!r})")
         conn.execute("PRAGMA synchronous = " + ("FULL" if durability == "full" else "NORMAL"))
@@ -79,6 +79,22 @@ def refuse_foreign(conn: sqlite3.Connection, path: Path) -> int:
             f"(application_id={app_id}, {tables} tables); Durablex will not change it"
         )
     return version
+
+
+def _switch_to_wal(conn: sqlite3.Connection, patience: float) -> str:
+    """Put the file in WAL mode, waiting for other openers: SQLite answers "database is
+    locked" at once, without its busy handler, while another connection is switching a new
+    file or holds it, so several runners starting together on a new file must take turns."""
+    mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0])
+    deadline = time.monotonic() + patience
+    while mode.lower() != "wal":
+        try:
+            mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+    return mode
 
 
 def migrate(conn: sqlite3.Connection, path: Path) -> None:
