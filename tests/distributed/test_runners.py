@@ -85,6 +85,8 @@ async def _drive(
             " WHERE r.workflow = 'mixed' AND s.step_id = 'go' AND s.status = 'waiting'",
         )
         for run_id, payload in waiting:
+            if not halfway_done and len(delivered) >= total // 2:
+                break  # the rest wait for midway: completions cannot jump past half before it
             if run_id in delivered:
                 continue
             n = orjson.loads(payload)["n"]
