@@ -6,7 +6,7 @@ from typing import Any
 
 import durablex
 
-from .support import eventually, steps_by_id, wait_status
+from .support import REPLAY_SLEEP_MS, eventually, steps_by_id, wait_status
 
 
 async def test_emit_returns_event_id_records_input_and_starts_triggers(db: str) -> None:
@@ -23,8 +23,8 @@ async def test_emit_returns_event_id_records_input_and_starts_triggers(db: str) 
         event_id = await ctx.step.emit(
             "notify", name="notification.requested", data={"order": 1, "kind": ("shipped",)}
         )
-        await ctx.step.sleep("replay", 1)  # a later pass must not emit again
-        await ctx.step.sleep("replay-2", 1)
+        await ctx.step.sleep("replay", REPLAY_SLEEP_MS)  # a later pass must not emit again
+        await ctx.step.sleep("replay-2", REPLAY_SLEEP_MS)
         return event_id
 
     async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:

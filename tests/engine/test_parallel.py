@@ -10,7 +10,7 @@ import pytest
 import durablex
 from durablex.core.clock import ManualClock
 
-from .support import steps_by_id, wait_status
+from .support import REPLAY_SLEEP_MS, steps_by_id, wait_status
 
 
 async def test_gathered_steps_start_together_and_keep_their_results(db: str) -> None:
@@ -34,7 +34,7 @@ async def test_gathered_steps_start_together_and_keep_their_results(db: str) -> 
             ctx.step.run("prefs", fetch("prefs", barrier)),
             ctx.step.run("plan", fetch("plan", barrier)),
         )
-        await ctx.step.sleep("replay", 1)
+        await ctx.step.sleep("replay", REPLAY_SLEEP_MS)
         return results
 
     async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:

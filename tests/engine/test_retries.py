@@ -9,7 +9,7 @@ import pytest
 import durablex
 from durablex.core.clock import ManualClock
 
-from .support import steps_by_id, wait_status, wait_step
+from .support import REPLAY_SLEEP_MS, steps_by_id, wait_status, wait_step
 
 
 def flaky(failures: int, calls: list[int], value: Any = "ok") -> Any:
@@ -268,9 +268,10 @@ async def test_same_failure_is_raised_on_every_later_pass(db: str) -> None:
             await ctx.step.run("fetch", flaky(99, calls))
         except durablex.StepFailedError as exc:
             seen.append((type(exc), exc.step_id, exc.error_type, exc.message, exc.attempts))
-            # compensation runs once, and a sleep forces one more pass
+            # compensation runs once, and a sleep forces one more pass (longer than a runner
+            # holds a run in memory for a near timer)
             await ctx.step.run("refund", lambda: "refunded")
-            await ctx.step.sleep("settle", 1)
+            await ctx.step.sleep("settle", REPLAY_SLEEP_MS)
         return "compensated"
 
     async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:

@@ -16,7 +16,7 @@ import pytest
 import durablex
 from durablex.records import INVOKED_EVENT
 
-from .support import steps_by_id
+from .support import REPLAY_SLEEP_MS, steps_by_id
 
 
 class Color(enum.Enum):
@@ -108,6 +108,44 @@ async def test_sync_and_async_functions_return_their_value(db: str) -> None:
     assert run.ended_at is not None
 
 
+async def test_each_step_is_stored_before_the_next_step_body_starts(db: str) -> None:
+    """A step's record may join a later commit, but never later than the next step's body:
+    a crash during that body must not run the finished step again."""
+    app = durablex.App("a")
+    stored_before: dict[str, list[str]] = {}
+
+    async with durablex.AsyncClient(db) as reader:
+
+        def body(name: str) -> Any:
+            async def run() -> str:
+                # another store on the same database sees only committed rows
+                run = await reader.get_run(current_run[0])
+                stored_before[name] = [s.id for s in run.steps if s.status == "completed"]
+                return name
+
+            return run
+
+        current_run: list[str] = []
+
+        @app.workflow("wf")
+        async def wf(ctx: durablex.Context) -> Any:
+            current_run.append(ctx.run_id)
+            results = [await ctx.step.run(n, body(n)) for n in ("one", "two", "three")]
+            both = await asyncio.gather(ctx.step.run("p", body("p")), ctx.step.run("q", body("q")))
+            return [*results, *both]
+
+        async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
+            handle = await client.start("wf")
+            assert await handle.result(timeout=10) == ["one", "two", "three", "p", "q"]
+            run = await client.get_run(handle.run_id)
+    assert stored_before["one"] == []
+    assert stored_before["two"] == ["one"]
+    assert stored_before["three"] == ["one", "two"]
+    assert set(stored_before["p"]) >= {"one", "two", "three"}
+    assert [s.id for s in run.steps] == ["one", "two", "three", "p", "q"]
+    assert all(s.status == "completed" for s in run.steps)
+
+
 async def test_json_form_on_first_pass_and_on_replay(db: str) -> None:
     app = durablex.App("a")
     calls: list[int] = []
@@ -121,7 +159,7 @@ async def test_json_form_on_first_pass_and_on_replay(db: str) -> None:
     async def wf(ctx: durablex.Context) -> Any:
         value = await ctx.step.run("rich", make)
         seen.append(value)
-        await ctx.step.sleep("pause", 1)  # parks: the next pass replays "rich"
+        await ctx.step.sleep("pause", REPLAY_SLEEP_MS)  # parks: the next pass replays "rich"
         return value
 
     async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
@@ -390,7 +428,7 @@ async def test_model_values_are_stored_as_their_dict(db: str) -> None:
     @app.workflow("wf")
     async def wf(ctx: durablex.Context) -> Any:
         first = await ctx.step.run("model", lambda: ModelLike("n", WHEN))
-        await ctx.step.sleep("replay", 1)
+        await ctx.step.sleep("replay", REPLAY_SLEEP_MS)
         return first
 
     async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:

@@ -10,7 +10,7 @@ import pytest
 import durablex
 from durablex.records import INVOKED_EVENT
 
-from .support import eventually, steps_by_id, wait_status
+from .support import REPLAY_SLEEP_MS, eventually, steps_by_id, wait_status
 
 
 def child_app(name: str = "a", *, marker: str | None = None) -> durablex.App:
@@ -59,8 +59,8 @@ async def test_parent_waits_while_child_runs_and_child_started_once(db: str) -> 
     @app.workflow("parent")
     async def parent(ctx: durablex.Context) -> Any:
         got = await ctx.step.run_workflow("call", name="child", data=None)
-        await ctx.step.sleep("replay-me", 1)
-        await ctx.step.sleep("replay-me-again", 1)
+        await ctx.step.sleep("replay-me", REPLAY_SLEEP_MS)
+        await ctx.step.sleep("replay-me-again", REPLAY_SLEEP_MS)
         return got
 
     async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
@@ -142,7 +142,7 @@ async def test_ambiguous_and_not_found(db: str) -> None:
             out["wrong-app"] = exc.message
         picked = await ctx.step.run_workflow("pick", name="double", data={"n": 2}, app="c")
         out["pick"] = picked["app"]
-        await ctx.step.sleep("replay", 1)
+        await ctx.step.sleep("replay", REPLAY_SLEEP_MS)
         return out
 
     async with durablex.Runner(b, c, caller, db=db), durablex.AsyncClient(db) as client:

@@ -8,7 +8,7 @@ import pytest
 
 import durablex
 
-from .support import steps_by_id
+from .support import REPLAY_SLEEP_MS, steps_by_id
 
 
 async def test_repeated_ids_are_numbered_in_call_order_with_one_warning(db: str) -> None:
@@ -45,7 +45,7 @@ async def test_user_id_that_looks_numbered_does_not_collide(db: str) -> None:
         first = await ctx.step.run("a", lambda: 1)
         explicit = await ctx.step.run("a:2", lambda: 2)
         repeated = await ctx.step.run("a", lambda: 3)
-        await ctx.step.sleep("replay", 1)
+        await ctx.step.sleep("replay", REPLAY_SLEEP_MS)
         return [first, explicit, repeated]
 
     async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:

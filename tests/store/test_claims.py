@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from durablex.core.clock import ManualClock
-from durablex.store.base import LeaseLostError, Store
+from durablex.store.base import LeaseLostError, Store, StoreError
 
 from .helpers import APP, LEASE_US, claim_one, register, started, step
 
@@ -132,3 +132,51 @@ async def test_warnings_are_kept_once(store: Store) -> None:
     await store.release_run(run_id, claimed.fence)
     again = await claim_one(store)
     assert again.warnings == ("careful",)
+
+
+async def test_a_run_ends_only_with_the_steps_it_requires(store: Store) -> None:
+    """A pass queues a step's record without waiting and ends the run in a later write: the
+    end must be refused when such a record is not stored, or a run could end without it."""
+    await register(store, ("wf", ()))
+    run_id = await started(store)
+    claimed = await claim_one(store)
+    await store.record_step(run_id, claimed.fence, step("a", 0, output=1))
+    with pytest.raises(StoreError, match=r"\['b'\]"):
+        await store.complete_run(run_id, claimed.fence, b"1", ["a", "b"])
+    run = await store.get_run(run_id)
+    assert run is not None and run.status == "running" and run.output is None
+    queued = store.record_step_nowait(run_id, claimed.fence, step("b", 1, output=2))
+    await store.complete_run(run_id, claimed.fence, b"2", ["a", "b"])
+    assert queued.done() and queued.exception() is None
+    run = await store.get_run(run_id)
+    assert run is not None and run.status == "completed" and run.output == 2
+    assert [s.id for s in run.steps] == ["a", "b"]
+
+
+async def test_flush_commits_queued_records(store: Store) -> None:
+    await register(store, ("wf", ()))
+    run_id = await started(store)
+    claimed = await claim_one(store)
+    queued = store.record_step_nowait(run_id, claimed.fence, step("a", 0, output=1))
+    store.flush()
+    await queued
+    run = await store.get_run(run_id)
+    assert run is not None and [(s.id, s.status, s.output) for s in run.steps] == [
+        ("a", "completed", 1)
+    ]
+
+
+async def test_journals_of_a_claimed_batch_load_in_one_read(store: Store) -> None:
+    await register(store, ("wf", ()))
+    a, b, c = await started(store), await started(store), await started(store)
+    claimed = {x.id: x for x in await store.claim("r1", [APP], 10, LEASE_US)}
+    await store.record_step(a, claimed[a].fence, step("x", 0, output=1))
+    await store.record_step(a, claimed[a].fence, step("y", 1, output=2))
+    await store.record_step(c, claimed[c].fence, step("z", 0, output=3))
+    journals = await store.load_journals([a, b, c])
+    assert {k: [r.step_id for r in rows] for k, rows in journals.items()} == {
+        a: ["x", "y"],
+        b: [],
+        c: ["z"],
+    }
+    assert journals[a] == await store.load_steps(a)

@@ -28,9 +28,13 @@ from durablex.store.url import open_store
 log = logging.getLogger("durablex.runner")
 
 CLAIM_BATCH = 500
-# Runs due this soon are claimed now and wait for their moment in memory, so a wake-up is not
-# late by the time a claim, a journal load and a replay take.
-CLAIM_AHEAD_US = 20_000
+# After a claim smaller than a batch while passes are running, wait this long before the next
+# claim, so that runs coming due as passes end are claimed together.
+CLAIM_GATHER = 0.002
+# Runs due this soon are claimed and replayed now, and their pass holds them in memory until
+# their timer: a wake-up is not late by the time a claim, a journal load and a replay take, and
+# a burst of timers is absorbed by doing that work ahead.
+CLAIM_AHEAD_US = 100_000
 IDLE_POLL = 1.0
 CANCEL_POLL = 0.25
 DEFER_UNKNOWN_US = 5_000_000
@@ -201,9 +205,14 @@ class Runner:
                     claimed = await self.store.claim(
                         self.name, apps, min(free, CLAIM_BATCH), self.lease_us, self._ahead_us
                     )
-                    for run in claimed:
-                        self._launch(run)
                     if claimed:
+                        journals = await self.store.load_journals([run.id for run in claimed])
+                        for run in claimed:
+                            self._launch(run, journals.get(run.id))
+                        if len(claimed) < CLAIM_BATCH and self._active:
+                            # more will come due as passes end: let a few end first, so the
+                            # next claim takes many runs at once instead of one at a time
+                            await asyncio.sleep(CLAIM_GATHER)
                         continue
                     due = await self.store.next_due_us(apps)
                     now = self.clock.now_us()
@@ -233,16 +242,18 @@ class Runner:
                 waiter.cancel()
             await asyncio.gather(*waiters, return_exceptions=True)
 
-    def _launch(self, claimed: ClaimedRun) -> None:
+    def _launch(self, claimed: ClaimedRun, journal: list[StepRow] | None = None) -> None:
         previous = self._active.get(claimed.id)
         if previous is not None and not previous.done():
             # Our lease lapsed (a stalled loop) and we claimed the run again: the old pass's
             # writes are fenced off already; stop it so it runs no further step bodies.
             previous.cancel()
-        task = asyncio.create_task(self._drive(claimed), name=f"durablex-pass-{claimed.id}")
+        task = asyncio.create_task(
+            self._drive(claimed, journal), name=f"durablex-pass-{claimed.id}"
+        )
         self._active[claimed.id] = task
 
-    async def _drive(self, claimed: ClaimedRun) -> None:
+    async def _drive(self, claimed: ClaimedRun, journal: list[StepRow] | None) -> None:
         try:
             app = self.apps.get(claimed.app)
             spec = app.get(claimed.workflow) if app is not None else None
@@ -258,9 +269,10 @@ class Runner:
                 await self.store.park_run(claimed.id, claimed.fence, "queued", due)
                 return
             while True:
-                outcome = await self._one_pass(claimed, spec)
+                outcome = await self._one_pass(claimed, spec, journal)
                 if outcome is not Outcome.AGAIN:
                     break
+                journal = None
         except asyncio.CancelledError:
             if not self._stopping.is_set():
                 return
@@ -278,10 +290,11 @@ class Runner:
                 del self._active[claimed.id]
             self._kick.set()
 
-    async def _one_pass(self, claimed: ClaimedRun, spec: WorkflowSpec) -> Outcome:
+    async def _one_pass(
+        self, claimed: ClaimedRun, spec: WorkflowSpec, journal: list[StepRow] | None
+    ) -> Outcome:
         assert self._executor is not None
-        rows = await self.store.load_steps(claimed.id)
-        await self._until_due(rows)
+        rows = journal if journal is not None else await self.store.load_steps(claimed.id)
         run_pass = RunPass(
             store=self.store,
             claimed=claimed,
@@ -290,6 +303,7 @@ class Runner:
             clock=self.clock,
             executor=self._executor,
             max_payload_bytes=self.max_payload_bytes,
+            hold_us=self._ahead_us,
         )
         event = Event(
             id=claimed.event_id,
@@ -305,19 +319,6 @@ class Runner:
             step=Steps(run_pass),
         )
         return await run_pass.execute(ctx)
-
-    async def _until_due(self, rows: list[StepRow]) -> None:
-        """A run claimed ahead of its timer waits for that moment before its pass, so the
-        pass finds the timer due instead of parking the run again."""
-        timers = [
-            row.wake_at_us
-            for row in rows
-            if row.status in ("sleeping", "waiting") and row.wake_at_us is not None
-        ]
-        if timers:
-            delay_us = min(timers) - self.clock.now_us()
-            if 0 < delay_us <= self._ahead_us:
-                await self.clock.sleep(delay_us / 1e6)
 
     # -- leases and cancellation ---------------------------------------------------------
 

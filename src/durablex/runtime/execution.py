@@ -15,6 +15,7 @@ import enum
 import functools
 import inspect
 import logging
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -87,8 +88,12 @@ class RunPass:
         clock: Clock,
         executor: Executor,
         max_payload_bytes: int,
+        hold_us: int = 0,
     ) -> None:
+        """``hold_us``: a pass that would park with a timer due this soon keeps the run and
+        waits for the timer in memory instead (its runner claimed it that far ahead)."""
         self.store = store
+        self.hold_us = hold_us
         self.claimed = claimed
         self.run_id = claimed.id
         self.fence = claimed.fence
@@ -108,8 +113,8 @@ class RunPass:
         self._idle = asyncio.Event()
         self._closing = False
         self._parks: list[asyncio.Future[Any]] = []
-        self._marker_scan: asyncio.TimerHandle | None = None
         self._lost_write: BaseException | None = None
+        self._unconfirmed: list[tuple[str, asyncio.Future[None]]] = []
 
     # -- driving the pass ----------------------------------------------------------------
 
@@ -136,7 +141,13 @@ class RunPass:
             await asyncio.sleep(0)
             if workflow.done() or self.busy or self.progress != mark or not self.parked:
                 return False
-        return True
+        return not self._timer_near()
+
+    def _timer_near(self) -> bool:
+        if not self.hold_us:
+            return False
+        dues = [due for _, due in self.parked.values() if due is not None]
+        return bool(dues) and min(dues) - self.now_us() <= self.hold_us
 
     async def _park(self, workflow: asyncio.Task[Any]) -> Outcome:
         self._closing = True
@@ -149,16 +160,14 @@ class RunPass:
         due = min(dues) if dues else None
         try:
             parked = await self.store.park_run(self.run_id, self.fence, status, due)
-        except LeaseLostError:
+            await self._confirm()
+        except (LeaseLostError, PassAborted):
             return Outcome.ABORTED
         return Outcome.PARKED if parked else Outcome.AGAIN
 
     async def _abandon(self, workflow: asyncio.Task[Any]) -> None:
         """Cancel the workflow and every step still running; wait for them to unwind."""
         self._closing = True
-        if self._marker_scan is not None:
-            self._marker_scan.cancel()
-            self._marker_scan = None
         tasks = [workflow] + [f.task for f in self.inflight.values() if f.task is not None]
         for task in tasks:
             task.cancel()
@@ -191,10 +200,12 @@ class RunPass:
                 except SerializationError as bad:
                     await self._fail(bad)
                 else:
-                    await self.store.complete_run(self.run_id, self.fence, output)
+                    required = [key for key, future in self._unconfirmed if not future.done()]
+                    await self.store.complete_run(self.run_id, self.fence, output, required)
             else:
                 await self._fail(exc)
-        except LeaseLostError:
+            await self._confirm()
+        except (LeaseLostError, PassAborted):
             return Outcome.ABORTED
         finally:
             await self._abandon(workflow)
@@ -315,9 +326,19 @@ class RunPass:
             # stored: the pass must neither park nor end the run on top of it
             self._lost_write = exc
 
+    async def _confirm(self) -> None:
+        """Wait until every step record this pass has queued is committed."""
+        pending, self._unconfirmed = self._unconfirmed, []
+        self.store.flush()
+        for _, future in pending:
+            await self._guard(future)
+
     async def _guard(self, coro: Any) -> Any:
         try:
-            return await coro
+            result = await coro
+            if self._unconfirmed:
+                await self._confirm()
+            return result
         except LeaseLostError as lost:
             raise PassAborted(self.run_id, lost.reason) from None
         except StoreError as failed:
@@ -412,8 +433,10 @@ class RunPass:
             "run", seq, after, encoded_input, started, attempt, asyncio.current_task()
         )
         self.inflight[key] = flight
-        self._arm_marker_scan()
+        _RunningMarkers.watch(self)
         try:
+            if self._unconfirmed:
+                await self._confirm()
             try:
                 result = await self._call(fn, (value,) if has_input else ())
                 output = encode(result, step_id=key, max_bytes=self.max_payload_bytes)
@@ -436,7 +459,11 @@ class RunPass:
                 ended_at_us=self.now_us(),
             )
             record = AttemptWrite(attempt, started, done.ended_at_us, None) if attempt > 1 else None
-            await self._guard(self.store.record_step(self.run_id, self.fence, done, attempt=record))
+            # The record joins the run's next commit: before another step body starts, or with
+            # the run's end or park (see _confirm), so a last step and its run's end share one.
+            recorded = self.store.record_step_nowait(self.run_id, self.fence, done, attempt=record)
+            self._lazy_write(recorded)
+            self._unconfirmed.append((key, recorded))
             self.journal[key] = done
             self.done(key)
             return orjson.loads(output)
@@ -452,18 +479,11 @@ class RunPass:
             result = await result
         return result
 
-    def _arm_marker_scan(self) -> None:
-        if self._marker_scan is None:
-            self._marker_scan = asyncio.get_running_loop().call_later(
-                RUNNING_MARKER_DELAY, self._mark_running
-            )
-
-    def _mark_running(self) -> None:
-        """Record steps running for a while, so that a console shows them (one timer a pass,
-        not one a step: most steps end long before it fires)."""
-        self._marker_scan = None
+    def _mark_running(self) -> bool:
+        """Record steps running for a while, so that a console shows them; False once this
+        pass has no step left to watch."""
         if self._closing or not self.inflight:
-            return
+            return False
         threshold = self.now_us() - int(RUNNING_MARKER_DELAY * 1e6)
         for key, flight in self.inflight.items():
             if flight.settled or flight.marked or flight.started_at_us > threshold:
@@ -481,8 +501,7 @@ class RunPass:
                     started_at_us=flight.started_at_us,
                 )
             )
-        if any(not f.settled and not f.marked for f in self.inflight.values()):
-            self._arm_marker_scan()
+        return any(not f.settled and not f.marked for f in self.inflight.values())
 
     async def _attempt_failed(
         self,
@@ -726,8 +745,40 @@ class RunPass:
 _RETRY_NOW = object()
 
 
+class _RunningMarkers:
+    """One timer per event loop for the running markers of every pass on it, instead of a
+    timer per pass: most steps end long before it fires, and a timer per pass costs a heap
+    entry per resumed run when thousands resume at once."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.passes: set[RunPass] = set()
+        self.handle: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def watch(cls, run_pass: RunPass) -> None:
+        loop = asyncio.get_running_loop()
+        markers = _markers_by_loop.get(loop)
+        if markers is None:
+            markers = _markers_by_loop[loop] = cls(loop)
+        markers.passes.add(run_pass)
+        if markers.handle is None:
+            markers.handle = loop.call_later(RUNNING_MARKER_DELAY / 2, markers.scan)
+
+    def scan(self) -> None:
+        self.handle = None
+        self.passes = {p for p in self.passes if p._mark_running()}
+        if self.passes:
+            self.handle = self.loop.call_later(RUNNING_MARKER_DELAY / 2, self.scan)
+
+
 def _ignore_lease_lost(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         exc = future.exception()
         if exc is not None and not isinstance(exc, LeaseLostError):
             log.error("background write failed: %r", exc)
+
+
+_markers_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _RunningMarkers] = (
+    weakref.WeakKeyDictionary()
+)

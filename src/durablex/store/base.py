@@ -171,6 +171,8 @@ class Store(Protocol):
     async def release_runs(self, runner: str) -> None: ...
     async def release_run(self, run_id: str, fence: int) -> None: ...
     async def load_steps(self, run_id: str) -> list[StepRow]: ...
+    async def load_journals(self, run_ids: Sequence[str]) -> dict[str, list[StepRow]]:
+        """The step rows of several runs in one read (a claimed batch), each in seq order."""
 
     # -- fenced writes by a pass ---------------------------------------------------------
     async def record_step(
@@ -193,9 +195,19 @@ class Store(Protocol):
         """Queue without waiting: committed with the next durable write or shortly after."""
 
     def record_step_nowait(
-        self, run_id: str, fence: int, step: StepRow, *, waiter: WaiterWrite | None = None
+        self,
+        run_id: str,
+        fence: int,
+        step: StepRow,
+        *,
+        attempt: AttemptWrite | None = None,
+        waiter: WaiterWrite | None = None,
     ) -> asyncio.Future[None]:
         """Queue a step record without waiting for its commit (see complete_sleep_nowait)."""
+
+    def flush(self) -> None:
+        """Commit the queued writes as soon as possible, without waiting here: the futures of
+        writes queued without waiting (``*_nowait``) resolve once that commit is durable."""
 
     async def start_child(
         self, run_id: str, fence: int, step: StepRow, child: NewChildRun
@@ -207,7 +219,13 @@ class Store(Protocol):
     async def park_run(self, run_id: str, fence: int, status: str, due_at_us: int | None) -> bool:
         """Park the run; False when a wake-up arrived during the pass (run it again now)."""
 
-    async def complete_run(self, run_id: str, fence: int, output: bytes | None) -> None: ...
+    async def complete_run(
+        self, run_id: str, fence: int, output: bytes | None, required: Sequence[str] = ()
+    ) -> None:
+        """End the run as completed, in the same transaction as a check that the ``required``
+        completed steps are stored (records queued without waiting, possibly committed by an
+        earlier batch that failed); StoreError if one is not."""
+
     async def fail_run(
         self, run_id: str, fence: int, error: dict[str, Any], cancelled_steps: Sequence[StepRow]
     ) -> None: ...

@@ -12,7 +12,7 @@ import orjson
 from durablex.core.times import us_to_datetime
 from durablex.errors import AmbiguousWorkflowError, WorkflowNotFoundError
 from durablex.records import Attempt, Event, Run, Step
-from durablex.store.base import ClaimedRun, RunFilter, StepRow
+from durablex.store.base import ClaimedRun, RunFilter, StepRow, StoreError
 
 RUNNER_DEAD_AFTER_US = 30_000_000
 
@@ -301,3 +301,12 @@ def child_failure(run_id: str, status: str, error: dict[str, Any] | None) -> dic
         "traceback": None,
         "child_run_id": run_id,
     }
+
+
+def missing_steps_error(run_id: str, missing: Iterable[str]) -> StoreError:
+    """A run's end found a step record of its pass not stored (its commit failed): the end is
+    refused, so that no run ends without a step it returned through."""
+    return StoreError(
+        f"run {run_id}: the records of steps {sorted(missing)} were not stored; "
+        "the run's end was not committed"
+    )

@@ -157,11 +157,16 @@ class GroupCommitter:
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.append(Item(write, future, tuple(runs), tuple(locks), fsync, atomic))
         if durable:
-            self._urgent = True
-            self._start()
+            self.flush()
         elif self._timer is None and self._task is None:
             self._timer = loop.call_later(LAZY_FLUSH_DELAY, self._lazy_due)
         return future
+
+    def flush(self) -> None:
+        """Commit what is queued now (with whatever joins it before the batch starts)."""
+        if self._queue:
+            self._urgent = True
+            self._start()
 
     async def drain(self) -> None:
         while self._queue or self._task is not None:

@@ -50,6 +50,18 @@ async def load_steps(conn: Any, run_id: str) -> list[StepRow]:
     return [step_row(r) for r in rows]
 
 
+async def load_journals(conn: Any, run_ids: Sequence[str]) -> dict[str, list[StepRow]]:
+    journals: dict[str, list[StepRow]] = {run_id: [] for run_id in run_ids}
+    rows = await _all(
+        conn,
+        f"SELECT run_id, {STEP_COLUMNS} FROM steps WHERE run_id = ANY(%s) ORDER BY run_id, seq",
+        (list(run_ids),),
+    )
+    for r in rows:
+        journals[r[0]].append(step_row(r[1:]))
+    return journals
+
+
 async def get_run(conn: Any, run_id: str, with_steps: bool) -> Run | None:
     row = await _one(conn, f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE r.id = %s", (run_id,))
     if row is None:

@@ -245,6 +245,9 @@ class PostgresStore:
     async def release_run(self, run_id: str, fence: int) -> None:
         await self._write(writes.release_run, run_id, fence)
 
+    async def load_journals(self, run_ids: Sequence[str]) -> dict[str, list[StepRow]]:
+        return await self._read(reads.load_journals, run_ids)
+
     async def load_steps(self, run_id: str) -> list[StepRow]:
         return await self._read(reads.load_steps, run_id)
 
@@ -300,9 +303,19 @@ class PostgresStore:
         )
 
     def record_step_nowait(
-        self, run_id: str, fence: int, step: StepRow, *, waiter: WaiterWrite | None = None
+        self,
+        run_id: str,
+        fence: int,
+        step: StepRow,
+        *,
+        attempt: AttemptWrite | None = None,
+        waiter: WaiterWrite | None = None,
     ) -> asyncio.Future[None]:
-        return self._step_write(run_id, fence, step, None, waiter, False)
+        return self._step_write(run_id, fence, step, attempt, waiter, False)
+
+    def flush(self) -> None:
+        if self._committer is not None:
+            self._committer.flush()
 
     async def start_child(self, run_id: str, fence: int, step: StepRow, child: NewChildRun) -> None:
         await self._write(writes.start_child, run_id, fence, step, child, runs=(run_id,))
@@ -328,8 +341,10 @@ class PostgresStore:
     async def park_run(self, run_id: str, fence: int, status: str, due_at_us: int | None) -> bool:
         return await self._write(writes.park_run, run_id, fence, status, due_at_us, runs=(run_id,))
 
-    async def complete_run(self, run_id: str, fence: int, output: bytes | None) -> None:
-        await self._write(writes.complete_run, run_id, fence, output, runs=(run_id,))
+    async def complete_run(
+        self, run_id: str, fence: int, output: bytes | None, required: Sequence[str] = ()
+    ) -> None:
+        await self._write(writes.complete_run, run_id, fence, output, required, runs=(run_id,))
 
     async def fail_run(
         self, run_id: str, fence: int, error: dict[str, Any], cancelled_steps: Sequence[StepRow]

@@ -32,6 +32,7 @@ from durablex.store.rows import (
     child_failure,
     choose_workflow,
     json_or_none,
+    missing_steps_error,
     step_params,
 )
 
@@ -326,8 +327,19 @@ async def _report_to_parent(
     await wake_runs(tx, [parent_id])
 
 
-async def complete_run(tx: Tx, run_id: str, fence: int, output: bytes | None) -> None:
+async def complete_run(
+    tx: Tx, run_id: str, fence: int, output: bytes | None, required: Sequence[str] = ()
+) -> None:
     await check_fence(tx, run_id, fence)
+    if required:
+        rows = await tx.all(
+            "SELECT step_id FROM steps WHERE run_id = %s AND status = 'completed'"
+            " AND step_id = ANY(%s)",
+            (run_id, list(required)),
+        )
+        stored = {r[0] for r in rows}
+        if len(stored) != len(set(required)):
+            raise missing_steps_error(run_id, set(required) - stored)
     await _end_run(tx, run_id, "completed", output, None)
 
 

@@ -39,6 +39,30 @@ class Tx:
         self.now_us = now_us
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def checks_first(fn: F) -> F:
+    """Mark a write function that refuses (raises) only before it changes anything, so that it
+    needs no savepoint of its own in a shared batch (two statements fewer per write)."""
+    fn.durablex_checks_first = True  # type: ignore[attr-defined]
+    return fn
+
+
+class BoundWrite:
+    """A write function with its arguments, as queued."""
+
+    __slots__ = ("args", "checks_first", "fn")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.fn = fn
+        self.args = args
+        self.checks_first: bool = getattr(fn, "durablex_checks_first", False)
+
+    def __call__(self, tx: Tx) -> Any:
+        return self.fn(tx, *self.args)
+
+
 class GroupCommitter:
     def __init__(
         self,
@@ -81,18 +105,26 @@ class GroupCommitter:
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.append((write, future))
         self._needs_fsync = self._needs_fsync or fsync
-        if durable and self._inline and not self._urgent and _nothing_else_ready(loop):
-            # Nothing else can join this batch in this turn of the loop: commit now, so a
-            # sequential run's next step starts without waiting for two more turns.
-            if self._handle is not None:
-                self._handle.cancel()
-            self._flush()
-        elif durable and not self._urgent:
-            self._urgent = True
-            self._schedule(0)
+        if durable:
+            self.flush()
         elif self._handle is None and not self._running:
             self._schedule(LAZY_FLUSH_DELAY)
         return future
+
+    def flush(self) -> None:
+        """Commit what is queued: at once when nothing else can join the batch in this turn of
+        the loop (so a sequential run's next step does not wait two more turns), else at the
+        end of this turn."""
+        if not self._queue or self._urgent or self._loop is None:
+            return
+        if self._inline and _nothing_else_ready(self._loop):
+            if self._handle is not None:
+                self._handle.cancel()
+                self._handle = None
+            self._flush()
+        else:
+            self._urgent = True
+            self._schedule(0)
 
     async def drain(self) -> None:
         while self._queue or self._running:
@@ -240,6 +272,14 @@ def _run_transaction(
                 except Exception as exc:
                     conn.execute("ROLLBACK")
                     return [(False, exc)], Notices()
+                continue
+            if getattr(write, "checks_first", False):
+                try:
+                    results.append((True, write(tx)))
+                except (sqlite3.OperationalError, sqlite3.DatabaseError):
+                    raise
+                except Exception as exc:
+                    results.append((False, exc))
                 continue
             conn.execute("SAVEPOINT w")
             try:

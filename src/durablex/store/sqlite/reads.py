@@ -38,6 +38,17 @@ def load_steps(conn: sqlite3.Connection, run_id: str) -> list[StepRow]:
     return [step_row(r) for r in rows]
 
 
+def load_journals(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, list[StepRow]]:
+    journals: dict[str, list[StepRow]] = {run_id: [] for run_id in run_ids}
+    for r in conn.execute(
+        f"SELECT run_id, {STEP_COLUMNS} FROM steps"
+        " WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY run_id, seq",
+        (orjson.dumps(list(run_ids)),),
+    ):
+        journals[r[0]].append(step_row(r[1:]))
+    return journals
+
+
 def get_run(conn: sqlite3.Connection, run_id: str, with_steps: bool) -> Run | None:
     row = conn.execute(f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE r.id = ?", (run_id,)).fetchone()
     if row is None:

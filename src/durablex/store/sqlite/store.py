@@ -28,7 +28,7 @@ from durablex.store.base import (
 from durablex.store.notify import Listener, Notices, hub_for
 from durablex.store.rows import claimed_run
 from durablex.store.sqlite import reads, writes
-from durablex.store.sqlite.committer import GroupCommitter
+from durablex.store.sqlite.committer import BoundWrite, GroupCommitter
 from durablex.store.sqlite.connection import check_durability, connect, migrate
 
 T = TypeVar("T")
@@ -122,7 +122,7 @@ class SqliteStore:
     ) -> asyncio.Future[T]:
         if self._committer is None:
             raise RuntimeError("the store is not open")
-        return self._committer.submit(lambda tx: fn(tx, *args), durable=durable, fsync=fsync)
+        return self._committer.submit(BoundWrite(fn, args), durable=durable, fsync=fsync)
 
     def _thread_reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -224,6 +224,9 @@ class SqliteStore:
     async def release_run(self, run_id: str, fence: int) -> None:
         await self._write(writes.release_run, run_id, fence)
 
+    async def load_journals(self, run_ids: Sequence[str]) -> dict[str, list[StepRow]]:
+        return await self._read(reads.load_journals, run_ids)
+
     async def load_steps(self, run_id: str) -> list[StepRow]:
         return await self._read(reads.load_steps, run_id)
 
@@ -250,9 +253,19 @@ class SqliteStore:
         return self._write(writes.complete_sleep, run_id, fence, step_id, durable=False)
 
     def record_step_nowait(
-        self, run_id: str, fence: int, step: StepRow, *, waiter: WaiterWrite | None = None
+        self,
+        run_id: str,
+        fence: int,
+        step: StepRow,
+        *,
+        attempt: AttemptWrite | None = None,
+        waiter: WaiterWrite | None = None,
     ) -> asyncio.Future[None]:
-        return self._write(writes.record_step, run_id, fence, step, None, waiter, durable=False)
+        return self._write(writes.record_step, run_id, fence, step, attempt, waiter, durable=False)
+
+    def flush(self) -> None:
+        if self._committer is not None:
+            self._committer.flush()
 
     async def start_child(self, run_id: str, fence: int, step: StepRow, child: NewChildRun) -> None:
         await self._write(writes.start_child, run_id, fence, step, child)
@@ -268,8 +281,10 @@ class SqliteStore:
     async def park_run(self, run_id: str, fence: int, status: str, due_at_us: int | None) -> bool:
         return await self._write(writes.park_run, run_id, fence, status, due_at_us)
 
-    async def complete_run(self, run_id: str, fence: int, output: bytes | None) -> None:
-        await self._write(writes.complete_run, run_id, fence, output)
+    async def complete_run(
+        self, run_id: str, fence: int, output: bytes | None, required: Sequence[str] = ()
+    ) -> None:
+        await self._write(writes.complete_run, run_id, fence, output, required)
 
     async def fail_run(
         self, run_id: str, fence: int, error: dict[str, Any], cancelled_steps: Sequence[StepRow]

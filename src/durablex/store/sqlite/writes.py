@@ -23,9 +23,15 @@ from durablex.store.base import (
     WaiterWrite,
     WorkflowRegistration,
 )
-from durablex.store.rows import NOT_TERMINAL_SQL, child_failure, json_or_none, step_params
+from durablex.store.rows import (
+    NOT_TERMINAL_SQL,
+    child_failure,
+    json_or_none,
+    missing_steps_error,
+    step_params,
+)
 from durablex.store.sqlite import reads
-from durablex.store.sqlite.committer import Tx
+from durablex.store.sqlite.committer import Tx, checks_first
 
 
 def check_fence(tx: Tx, run_id: str, fence: int) -> str:
@@ -65,6 +71,7 @@ def upsert_step(tx: Tx, run_id: str, step: StepRow) -> None:
     tx.conn.execute(_UPSERT_STEP, step_params(run_id, step))
 
 
+@checks_first
 def record_step(
     tx: Tx,
     run_id: str,
@@ -105,6 +112,7 @@ def record_step(
         )
 
 
+@checks_first
 def resolve_wait_timeout(tx: Tx, run_id: str, fence: int, step_id: str) -> tuple[str, Any]:
     check_fence(tx, run_id, fence)
     tx.conn.execute(
@@ -119,15 +127,19 @@ def resolve_wait_timeout(tx: Tx, run_id: str, fence: int, step_id: str) -> tuple
     return (str(row[0]), row[1]) if row else ("completed", None)
 
 
+@checks_first
 def complete_sleep(tx: Tx, run_id: str, fence: int, step_id: str) -> None:
-    check_fence(tx, run_id, fence)
-    tx.conn.execute(
+    changed = tx.conn.execute(
         "UPDATE steps SET status = 'completed', ended_at = ? "
-        "WHERE run_id = ? AND step_id = ? AND status = 'sleeping'",
-        (tx.now_us, run_id, step_id),
-    )
+        "WHERE run_id = ? AND step_id = ? AND status = 'sleeping'"
+        " AND EXISTS (SELECT 1 FROM runs WHERE id = ? AND fence = ? AND status = 'running')",
+        (tx.now_us, run_id, step_id, run_id, fence),
+    ).rowcount
+    if not changed:
+        check_fence(tx, run_id, fence)
 
 
+@checks_first
 def add_warning(tx: Tx, run_id: str, fence: int, warning: str) -> None:
     check_fence(tx, run_id, fence)
     row = tx.conn.execute("SELECT warnings FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -345,27 +357,53 @@ def emit_event(tx: Tx, run_id: str, fence: int, step: StepRow, event: NewEvent) 
 # -- ends of runs -----------------------------------------------------------------------
 
 
-def _cancel_open_steps(tx: Tx, run_id: str) -> None:
-    tx.conn.execute(
+def _cancel_open_steps(tx: Tx, run_id: str) -> bool:
+    """Cancel the run's unfinished steps; False when it had none (and so no waiter and no
+    child still going: a child runs only while its ``run_workflow`` step waits)."""
+    changed = tx.conn.execute(
         "UPDATE steps SET status = 'cancelled', ended_at = coalesce(ended_at, ?), wake_at = NULL"
         " WHERE run_id = ? AND status IN ('running', 'sleeping', 'waiting')",
         (tx.now_us, run_id),
-    )
-    tx.conn.execute("DELETE FROM waiters WHERE run_id = ?", (run_id,))
+    ).rowcount
+    if changed:
+        tx.conn.execute("DELETE FROM waiters WHERE run_id = ?", (run_id,))
+    return bool(changed)
+
+
+_END_RUN = (
+    "UPDATE runs SET status = ?, output = ?, error = ?, ended_at = ?, due_at = NULL,"
+    " lease_owner = NULL, lease_expires_at = NULL, wake_pending = 0 WHERE id = ?"
+)
 
 
 def _end_run(
-    tx: Tx, run_id: str, status: str, output: bytes | None, error: dict[str, Any] | None
+    tx: Tx,
+    run_id: str,
+    status: str,
+    output: bytes | None,
+    error: dict[str, Any] | None,
+    fence: int | None = None,
 ) -> None:
-    tx.conn.execute(
-        "UPDATE runs SET status = ?, output = ?, error = ?, ended_at = ?, due_at = NULL,"
-        " lease_owner = NULL, lease_expires_at = NULL, wake_pending = 0 WHERE id = ?",
-        (status, output, json_or_none(error), tx.now_us, run_id),
-    )
+    """End the run; with ``fence``, only while that pass still holds it (else LeaseLostError)."""
+    params: tuple[Any, ...] = (status, output, json_or_none(error), tx.now_us, run_id)
+    if fence is None:
+        row = tx.conn.execute(
+            _END_RUN + " RETURNING parent_run_id, parent_step_id", params
+        ).fetchone()
+    else:
+        row = tx.conn.execute(
+            _END_RUN + " AND fence = ? AND status = 'running'"
+            " RETURNING parent_run_id, parent_step_id",
+            (*params, fence),
+        ).fetchone()
+        if row is None:
+            check_fence(tx, run_id, fence)
+            raise LeaseLostError(run_id, "the run is no longer held")
     tx.notices.terminal.add(run_id)
-    _cancel_open_steps(tx, run_id)
-    _cancel_children(tx, run_id)
-    _report_to_parent(tx, run_id, status, output, error)
+    if _cancel_open_steps(tx, run_id):
+        _cancel_children(tx, run_id)
+    if row is not None and row[0] is not None:
+        _report_to_parent(tx, run_id, row[0], row[1], status, output, error)
 
 
 def _cancel_children(tx: Tx, run_id: str) -> None:
@@ -382,19 +420,19 @@ def _cancel_children(tx: Tx, run_id: str) -> None:
             (tx.now_us, child),
         )
         tx.notices.terminal.add(child)
-        _cancel_open_steps(tx, child)
-        _cancel_children(tx, child)
+        if _cancel_open_steps(tx, child):
+            _cancel_children(tx, child)
 
 
 def _report_to_parent(
-    tx: Tx, run_id: str, status: str, output: bytes | None, error: dict[str, Any] | None
+    tx: Tx,
+    run_id: str,
+    parent_id: str,
+    step_id: str,
+    status: str,
+    output: bytes | None,
+    error: dict[str, Any] | None,
 ) -> None:
-    row = tx.conn.execute(
-        "SELECT parent_run_id, parent_step_id FROM runs WHERE id = ?", (run_id,)
-    ).fetchone()
-    if row is None or row[0] is None:
-        return
-    parent_id, step_id = row
     if status == "completed":
         tx.conn.execute(
             "UPDATE steps SET status = 'completed', output = ?, ended_at = ?"
@@ -411,9 +449,23 @@ def _report_to_parent(
     wake_runs(tx, [parent_id])
 
 
-def complete_run(tx: Tx, run_id: str, fence: int, output: bytes | None) -> None:
-    check_fence(tx, run_id, fence)
-    _end_run(tx, run_id, "completed", output, None)
+@checks_first
+def complete_run(
+    tx: Tx, run_id: str, fence: int, output: bytes | None, required: Sequence[str] = ()
+) -> None:
+    if required:
+        stored = {
+            r[0]
+            for r in tx.conn.execute(
+                "SELECT step_id FROM steps WHERE run_id = ? AND status = 'completed'"
+                " AND step_id IN (SELECT value FROM json_each(?))",
+                (run_id, orjson.dumps(list(required))),
+            )
+        }
+        if len(stored) != len(set(required)):
+            check_fence(tx, run_id, fence)
+            raise missing_steps_error(run_id, set(required) - stored)
+    _end_run(tx, run_id, "completed", output, None, fence)
 
 
 def fail_run(
@@ -461,6 +513,7 @@ def resume_run(tx: Tx, run_id: str) -> None:
     tx.notices.work_due = True
 
 
+@checks_first
 def park_run(tx: Tx, run_id: str, fence: int, status: str, due_at_us: int | None) -> bool:
     check_fence(tx, run_id, fence)
     pending = tx.conn.execute("SELECT wake_pending FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -480,6 +533,7 @@ def park_run(tx: Tx, run_id: str, fence: int, status: str, due_at_us: int | None
 # -- claims and leases ------------------------------------------------------------------
 
 
+@checks_first
 def claim(
     tx: Tx, runner: str, apps: Sequence[str], limit: int, lease_us: int, ahead_us: int = 0
 ) -> list[tuple[Any, ...]]:
@@ -511,6 +565,7 @@ def claim(
     return [(*row, *events.get(row[5], (INVOKED_EVENT, row[8]))) for row in rows]
 
 
+@checks_first
 def renew_leases(tx: Tx, runner: str, run_ids: Sequence[str], lease_us: int) -> None:
     """Extend the leases of the runs this runner is actually executing, and no others."""
     expires = tx.now_us + lease_us
