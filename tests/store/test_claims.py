@@ -180,3 +180,16 @@ async def test_journals_of_a_claimed_batch_load_in_one_read(store: Store) -> Non
         c: ["z"],
     }
     assert journals[a] == await store.load_steps(a)
+
+
+async def test_next_due_leaves_out_runs_pinned_to_another_runner(store: Store) -> None:
+    """A runner must not see a run it can never claim as due, or it would wake for it
+    again and again."""
+    await register(store, ("wf", ()))
+    await store.start_run(APP, "wf", None, runner_pin="other")
+    assert await store.next_due_us([APP], "r1") is None
+    assert await store.next_due_us([APP], "other") is not None
+    assert await store.claim("r1", [APP], 10, LEASE_US) == []
+    mine = await store.start_run(APP, "wf", None, runner_pin="r1")
+    assert await store.next_due_us([APP], "r1") is not None
+    assert [c.id for c in await store.claim("r1", [APP], 10, LEASE_US)] == [mine]

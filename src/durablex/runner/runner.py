@@ -36,6 +36,7 @@ CLAIM_GATHER = 0.002
 # a burst of timers is absorbed by doing that work ahead.
 CLAIM_AHEAD_US = 100_000
 IDLE_POLL = 1.0
+UNCLAIMABLE_RETRY_US = 10_000
 CANCEL_POLL = 0.25
 DEFER_UNKNOWN_US = 5_000_000
 MIN_LEASE_MS = 500.0
@@ -199,7 +200,7 @@ class Runner:
         while not self._stopping.is_set():
             try:
                 free = self.concurrency - len(self._active)
-                due = await self.store.next_due_us(apps)
+                due = await self.store.next_due_us(apps, self.name)
                 now = self.clock.now_us()
                 if free > 0 and due is not None and due <= now + self._ahead_us:
                     claimed = await self.store.claim(
@@ -214,8 +215,12 @@ class Runner:
                             # next claim takes many runs at once instead of one at a time
                             await asyncio.sleep(CLAIM_GATHER)
                         continue
-                    due = await self.store.next_due_us(apps)
+                    due = await self.store.next_due_us(apps, self.name)
                     now = self.clock.now_us()
+                    if due is not None and due <= now + self._ahead_us:
+                        # due, yet the claim took nothing (another runner holds it): look
+                        # again shortly instead of spinning on it
+                        due = now + self._ahead_us + UNCLAIMABLE_RETRY_US
                 await self._wait(None if due is None else due - self._ahead_us, now, free > 0)
             except asyncio.CancelledError:
                 raise
@@ -229,6 +234,16 @@ class Runner:
         timeout = IDLE_POLL
         if has_room and due is not None:
             timeout = max(0.0, min(IDLE_POLL, (due - now) / 1e6))
+        if not has_room:
+            # only a pass that ends (a free slot) matters now
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(IDLE_POLL):
+                    await self._kick.wait()
+            return
+        if isinstance(self.clock, SystemClock):
+            # the store's own wait has the timeout: no task per waiter on the wake-up path
+            await self.store.wait_for_change(timeout)
+            return
         waiters = [
             asyncio.ensure_future(self.store.wait_for_change(IDLE_POLL)),
             asyncio.ensure_future(self._kick.wait()),

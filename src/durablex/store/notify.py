@@ -64,6 +64,18 @@ class Listener:
         else:
             self.loop.call_soon_threadsafe(self.event.set)
 
+    async def wait(self, timeout: float) -> bool:
+        """Until a notice arrives (True) or ``timeout`` seconds pass (False). A timeout scope
+        rather than ``wait_for``: no task per wait on the wake-up path."""
+        if self.event.is_set():
+            return True
+        try:
+            async with asyncio.timeout(max(0.0, timeout)):
+                await self.event.wait()
+        except TimeoutError:
+            return False
+        return True
+
     def take(self) -> Notices:
         with self._lock:
             notices, self.pending = self.pending, Notices()

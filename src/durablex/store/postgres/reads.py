@@ -186,12 +186,12 @@ async def list_apps(conn: Any, now_us: int) -> list[AppInfo]:
     ]
 
 
-async def next_due_us(conn: Any, apps: Sequence[str]) -> int | None:
+async def next_due_us(conn: Any, apps: Sequence[str], runner: str | None = None) -> int | None:
     row = await _one(
         conn,
         "SELECT due_at FROM runs WHERE due_at IS NOT NULL AND app = ANY(%s)"
-        " ORDER BY due_at LIMIT 1",
-        (list(apps),),
+        " AND (runner_pin IS NULL OR runner_pin = %s) ORDER BY due_at LIMIT 1",
+        (list(apps), runner),
     )
     return None if row is None else int(row[0])
 

@@ -195,11 +195,8 @@ class PostgresStore:
 
     async def wait_for_change(self, timeout: float) -> Notices | None:
         assert self._listener is not None
-        if not self._listener.event.is_set():
-            try:
-                await asyncio.wait_for(self._listener.event.wait(), timeout=max(0.0, timeout))
-            except TimeoutError:
-                return None
+        if not await self._listener.wait(timeout):
+            return None
         return self._listener.take()
 
     # -- registry ----------------------------------------------------------------------
@@ -229,8 +226,8 @@ class PostgresStore:
         rows = await self._side(writes.claim, runner, apps, limit, lease_us, ahead_us)
         return [claimed_run(r) for r in rows]
 
-    async def next_due_us(self, apps: Sequence[str]) -> int | None:
-        return await self._read(reads.next_due_us, apps)
+    async def next_due_us(self, apps: Sequence[str], runner: str | None = None) -> int | None:
+        return await self._read(reads.next_due_us, apps, runner)
 
     async def renew_leases(self, runner: str, run_ids: Sequence[str], lease_us: int) -> None:
         if run_ids:

@@ -171,12 +171,14 @@ def list_apps(conn: sqlite3.Connection, now_us: int) -> list[AppInfo]:
     ]
 
 
-def next_due_us(conn: sqlite3.Connection, apps: Sequence[str]) -> int | None:
+def next_due_us(
+    conn: sqlite3.Connection, apps: Sequence[str], runner: str | None = None
+) -> int | None:
     marks = ",".join("?" * len(apps))
     row = conn.execute(
         f"SELECT due_at FROM runs WHERE due_at IS NOT NULL AND app IN ({marks})"
-        " ORDER BY due_at LIMIT 1",
-        tuple(apps),
+        " AND (runner_pin IS NULL OR runner_pin = ?) ORDER BY due_at LIMIT 1",
+        (*apps, runner),
     ).fetchone()
     return None if row is None else int(row[0])
 

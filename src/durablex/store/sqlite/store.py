@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sqlite3
 import threading
@@ -176,11 +175,7 @@ class SqliteStore:
             remaining = deadline - now
             if remaining <= 0:
                 return None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._listener.event.wait(),
-                    timeout=min(max(self._next_poll - now, 0.0), remaining),
-                )
+            await self._listener.wait(min(max(self._next_poll - now, 0.0), remaining))
 
     # -- registry ----------------------------------------------------------------------
 
@@ -208,8 +203,8 @@ class SqliteStore:
         rows = await self._write(writes.claim, runner, apps, limit, lease_us, ahead_us, fsync=False)
         return [claimed_run(r) for r in rows]
 
-    async def next_due_us(self, apps: Sequence[str]) -> int | None:
-        return await self._read(reads.next_due_us, apps)
+    async def next_due_us(self, apps: Sequence[str], runner: str | None = None) -> int | None:
+        return await self._read(reads.next_due_us, apps, runner)
 
     async def renew_leases(self, runner: str, run_ids: Sequence[str], lease_us: int) -> None:
         if run_ids:
