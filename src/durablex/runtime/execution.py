@@ -173,6 +173,9 @@ class RunPass:
             task.cancel()
         for future in self._parks:
             future.cancel()
+        for _, record in self._unconfirmed:
+            # never awaited now: retrieve its outcome so that a refusal is not reported
+            record.add_done_callback(_ignore_lease_lost)
         pending = [t for t in tasks if not t.done()]
         if pending:
             _, still = await asyncio.wait(pending, timeout=UNWIND_TIMEOUT)
@@ -331,7 +334,8 @@ class RunPass:
         pending, self._unconfirmed = self._unconfirmed, []
         self.store.flush()
         for _, future in pending:
-            await self._guard(future)
+            if not future.done() or future.exception() is not None:
+                await self._guard(future)
 
     async def _guard(self, coro: Any) -> Any:
         try:
@@ -462,7 +466,6 @@ class RunPass:
             # The record joins the run's next commit: before another step body starts, or with
             # the run's end or park (see _confirm), so a last step and its run's end share one.
             recorded = self.store.record_step_nowait(self.run_id, self.fence, done, attempt=record)
-            self._lazy_write(recorded)
             self._unconfirmed.append((key, recorded))
             self.journal[key] = done
             self.done(key)

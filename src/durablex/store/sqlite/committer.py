@@ -82,6 +82,9 @@ class GroupCommitter:
         self._needs_fsync = False
         self._urgent = False
         self._handle: asyncio.Handle | asyncio.TimerHandle | None = None
+        # one timer for lazy writes, left to run out rather than cancelled at each flush (a
+        # sequential run queues a lazy record per step)
+        self._lazy_timer: asyncio.TimerHandle | None = None
         self._running = False
         self._busy_delay = 0.001
         self._executor = None if inline else ThreadPoolExecutor(1, thread_name_prefix="dx-write")
@@ -107,9 +110,19 @@ class GroupCommitter:
         self._needs_fsync = self._needs_fsync or fsync
         if durable:
             self.flush()
-        elif self._handle is None and not self._running:
-            self._schedule(LAZY_FLUSH_DELAY)
+        else:
+            self._arm_lazy()
         return future
+
+    def _arm_lazy(self) -> None:
+        if self._lazy_timer is None and self._loop is not None:
+            self._lazy_timer = self._loop.call_later(LAZY_FLUSH_DELAY, self._lazy_due)
+
+    def _lazy_due(self) -> None:
+        self._lazy_timer = None
+        if self._queue and not self._urgent:
+            self._urgent = True
+            self._schedule(0)
 
     def flush(self) -> None:
         """Commit what is queued: at once when nothing else can join the batch in this turn of
@@ -138,6 +151,9 @@ class GroupCommitter:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+        if self._lazy_timer is not None:
+            self._lazy_timer.cancel()
+            self._lazy_timer = None
         if self._executor is not None:
             self._executor.shutdown(wait=True)
 
@@ -203,7 +219,10 @@ class GroupCommitter:
             if notices.wanted:
                 self._publish(notices)
         if self._queue:
-            self._schedule(0 if self._urgent else LAZY_FLUSH_DELAY)
+            if self._urgent:
+                self._schedule(0)
+            else:
+                self._arm_lazy()
 
 
 def _nothing_else_ready(loop: asyncio.AbstractEventLoop) -> bool:
