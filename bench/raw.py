@@ -82,7 +82,79 @@ def measure_all(tmpdir: Path, rows: int, batch_rows: int) -> list[tuple[str, dic
             tmpdir / f"{name}.db", synchronous=sync, rows=n, batch=batch, autocheckpoint=checkpoint
         )
         out.append((name, figures))
+    out.append(("raw_engine_1step", engine_floor(tmpdir / "engine_1step.db")))
     return out
+
+
+def engine_floor(path: Path, *, runs: int = 300) -> dict[str, Any]:
+    """The commits a 1-step run needs, with the engine's own SQL and nothing else: its start
+    (fsync'd), its claim (no fsync) and its step with its end (one fsync'd commit), one run
+    after the other on a fresh store file, with the store's connection settings.
+
+    This is the floor of the latency workload on this disk: those transactions write the rows
+    and index entries of a run, an event and a step (about 11, 4 and 5 WAL pages), where a raw
+    commit writes one or two.
+    """
+    from durablex.store.base import StepRow, WorkflowRegistration
+    from durablex.store.sqlite import writes
+    from durablex.store.sqlite.committer import Tx
+    from durablex.store.sqlite.connection import connect, migrate
+    from durablex.store.sqlite.store import WAL_AUTOCHECKPOINT_PAGES
+
+    conn = connect(path, durability="full")
+    try:
+        migrate(conn, path)
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+
+        def tx(fn: Any, *args: Any, fsync: bool = True) -> tuple[Any, float]:
+            t = time.perf_counter()
+            if not fsync:
+                conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("BEGIN IMMEDIATE")
+            result = fn(Tx(conn, time.time_ns() // 1000), *args)
+            conn.execute("COMMIT")
+            if not fsync:
+                conn.execute("PRAGMA synchronous = FULL")
+            return result, time.perf_counter() - t
+
+        reg = [WorkflowRegistration(app="bench", name="one", triggers=())]
+        tx(writes.register_runner, "r", "host", 1, ["bench"], reg)
+        times: dict[str, list[float]] = {"start": [], "claim": [], "step_end": []}
+        t0 = time.perf_counter()
+        for i in range(runs):
+            run_id, took = tx(writes.start_run, "bench", "one", b'{"n":1}', None, None)
+            times["start"].append(took)
+            claimed, took = tx(writes.claim, "r", ["bench"], 1, 30_000_000, 0, fsync=False)
+            times["claim"].append(took)
+            fence = claimed[0][3]
+            step = StepRow(
+                step_id="s0", seq=1, kind="run", status="completed", attempts=1, output=b'{"i":0}'
+            )
+
+            def step_end(t: Tx, run_id: str = run_id, fence: int = fence) -> None:
+                writes.record_step(t, run_id, fence, step, None, None)
+                writes.complete_run(t, run_id, fence, b"1")
+
+            _, took = tx(step_end)
+            times["step_end"].append(took)
+        wall = time.perf_counter() - t0
+    finally:
+        conn.close()
+        for suffix in ("", "-wal", "-shm"):
+            p = Path(str(path) + suffix)
+            if p.exists():
+                os.unlink(p)
+    medians = {k: sorted(v)[len(v) // 2] * 1000 for k, v in times.items()}
+    return {
+        "rows": runs,
+        "batch": 1,
+        "synchronous": "FULL (claim NORMAL)",
+        "wall_s": round(wall, 4),
+        "rows_per_s": round(runs / wall, 1),
+        "commits_per_s": round(2 * runs / wall, 1),
+        "commit_ms": round(sum(medians.values()), 4),
+        **{f"{k}_ms": round(v, 4) for k, v in medians.items()},
+    }
 
 
 def pg_connect(url: str) -> Any:

@@ -60,6 +60,7 @@ def raw_line(backend: str, durability: str, name: str, raw: dict[str, Any]) -> d
         "rows_per_s": raw["rows_per_s"],
         "commits_per_s": raw["commits_per_s"],
         "commit_ms": raw["commit_ms"],
+        **{k: v for k, v in raw.items() if k.endswith("_ms") and k != "commit_ms"},
     }
 
 
@@ -93,6 +94,12 @@ def add_ratios(out: dict[str, Any], raws: dict[str, dict[str, Any]], durability:
     for key in ("p50_ms", "p99_ms"):
         if out.get(key) is not None:
             out[key.replace("_ms", "_in_raw_commits")] = round(out[key] / single["commit_ms"], 2)
+    floor = raws.get("raw_engine_1step")
+    if floor and out.get("workload") == "latency" and out.get("backend") != "postgres":
+        # the round trip over the engine's own three transactions of a 1-step run, alone
+        out["floor_1step_ms"] = floor["commit_ms"]
+        if out.get("p50_ms") is not None:
+            out["p50_in_engine_floor"] = round(out["p50_ms"] / floor["commit_ms"], 2)
 
 
 def dumps(obj: dict[str, Any]) -> str:

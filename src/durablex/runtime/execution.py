@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from durablex.app import WorkflowSpec
-from durablex.core.clock import Clock
+from durablex.core.clock import Clock, SystemClock
 from durablex.core.ids import new_id
 from durablex.core.retry import backoff_ms
 from durablex.core.serialization import encode
@@ -178,6 +178,9 @@ class RunPass:
             record.add_done_callback(_ignore_lease_lost)
         pending = [t for t in tasks if not t.done()]
         if pending:
+            await asyncio.sleep(0)  # a cancelled workflow usually unwinds in one turn
+            pending = [t for t in pending if not t.done()]
+        if pending:
             _, still = await asyncio.wait(pending, timeout=UNWIND_TIMEOUT)
             if still:
                 log.warning("run %s: workflow code ignored cancellation", self.run_id)
@@ -300,21 +303,35 @@ class RunPass:
         future: asyncio.Future[Any] = loop.create_future()
         self._parks.append(future)
         if due_us is None:
-            await future
+            await future  # never resolved: cancelled when the pass parks the run
             return
-        delay = max(0.0, (due_us - self.now_us()) / 1e6)
-        timer = loop.create_task(self.clock.sleep(delay))
+        timer = self._timer(loop, due_us, future)
         try:
-            await asyncio.wait({future, timer}, return_when=asyncio.FIRST_COMPLETED)
-            if future.done() or self._closing or not timer.done() or timer.cancelled():
-                await future  # the pass is parking: never resolved, cancelled on abandon
-            # the timer was reached while the pass still runs: continue in this pass
-            self._parks.remove(future)
-            del self.parked[key]
-            self.busy += 1
-            self.progress += 1
+            await future  # resolved by the timer while the pass runs; else cancelled
         finally:
             timer.cancel()
+        # the timer was reached while the pass still runs: continue in this pass
+        self._parks.remove(future)
+        del self.parked[key]
+        self.busy += 1
+        self.progress += 1
+
+    def _timer(
+        self, loop: asyncio.AbstractEventLoop, due_us: int, future: asyncio.Future[Any]
+    ) -> asyncio.TimerHandle | asyncio.Task[None]:
+        """Resolve ``future`` at ``due_us`` unless the pass is parking by then: a plain loop
+        timer on the real clock, a sleep of the injected clock otherwise."""
+
+        def reached(*_: object) -> None:
+            if not future.done() and not self._closing:
+                future.set_result(None)
+
+        delay = max(0.0, (due_us - self.now_us()) / 1e6)
+        if isinstance(self.clock, SystemClock):
+            return loop.call_later(delay, reached)
+        task = loop.create_task(self.clock.sleep(delay))
+        task.add_done_callback(lambda t: None if t.cancelled() else reached())
+        return task
 
     def _lazy_write(self, future: asyncio.Future[Any]) -> None:
         future.add_done_callback(self._lazy_done)

@@ -162,11 +162,21 @@ def insert_event_row(
     app: str | None,
     source_run_id: str | None = None,
     source_step_id: str | None = None,
+    started_runs: list[str] | None = None,
 ) -> None:
     tx.conn.execute(
-        "INSERT INTO events (id, name, data, app, ts, source_run_id, source_step_id)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (event_id, name, data, app, tx.now_us, source_run_id, source_step_id),
+        "INSERT INTO events (id, name, data, app, ts, source_run_id, source_step_id,"
+        " started_runs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            event_id,
+            name,
+            data,
+            app,
+            tx.now_us,
+            source_run_id,
+            source_step_id,
+            None if started_runs is None else orjson.dumps(started_runs),
+        ),
     )
 
 
@@ -215,28 +225,34 @@ def start_run(
     rerun_of: str | None,
 ) -> str:
     app, workflow = reads.resolve_workflow(tx.conn, workflow, app, None)
-    event_id = new_id()
-    insert_event_row(tx, event_id, INVOKED_EVENT, input, app)
-    run_id = insert_run(
+    event_id, run_id = new_id(), new_id()
+    insert_event_row(tx, event_id, INVOKED_EVENT, input, app, started_runs=[run_id])
+    return insert_run(
         tx,
         app=app,
         workflow=workflow,
         input=input,
         event_id=event_id,
+        run_id=run_id,
         runner_pin=runner_pin,
         rerun_of=rerun_of,
     )
-    tx.conn.execute(
-        "UPDATE events SET started_runs = ? WHERE id = ?", (orjson.dumps([run_id]), event_id)
-    )
-    return run_id
 
 
 def start_child(tx: Tx, run_id: str, fence: int, step: StepRow, child: NewChildRun) -> None:
     check_fence(tx, run_id, fence)
     upsert_step(tx, run_id, step)
     event_id = new_id()
-    insert_event_row(tx, event_id, INVOKED_EVENT, child.input, child.app, run_id, step.step_id)
+    insert_event_row(
+        tx,
+        event_id,
+        INVOKED_EVENT,
+        child.input,
+        child.app,
+        run_id,
+        step.step_id,
+        started_runs=[child.run_id],
+    )
     insert_run(
         tx,
         app=child.app,
@@ -247,10 +263,6 @@ def start_child(tx: Tx, run_id: str, fence: int, step: StepRow, child: NewChildR
         parent_run_id=run_id,
         parent_step_id=step.step_id,
         runner_pin=child.runner_pin,
-    )
-    tx.conn.execute(
-        "UPDATE events SET started_runs = ? WHERE id = ?",
-        (orjson.dumps([child.run_id]), event_id),
     )
 
 
@@ -515,16 +527,16 @@ def resume_run(tx: Tx, run_id: str) -> None:
 
 @checks_first
 def park_run(tx: Tx, run_id: str, fence: int, status: str, due_at_us: int | None) -> bool:
-    check_fence(tx, run_id, fence)
-    pending = tx.conn.execute("SELECT wake_pending FROM runs WHERE id = ?", (run_id,)).fetchone()
-    if pending and pending[0]:
+    parked = tx.conn.execute(
+        "UPDATE runs SET status = ?, due_at = ?, lease_owner = NULL, lease_expires_at = NULL"
+        " WHERE id = ? AND fence = ? AND status = 'running' AND wake_pending = 0",
+        (status, due_at_us, run_id, fence),
+    ).rowcount
+    if not parked:
+        check_fence(tx, run_id, fence)
+        # still held, so a wake-up arrived during the pass: it runs again instead
         tx.conn.execute("UPDATE runs SET wake_pending = 0 WHERE id = ?", (run_id,))
         return False
-    tx.conn.execute(
-        "UPDATE runs SET status = ?, due_at = ?, lease_owner = NULL, lease_expires_at = NULL"
-        " WHERE id = ?",
-        (status, due_at_us, run_id),
-    )
     if due_at_us is not None:
         tx.notices.work_due = True
     return True
