@@ -121,21 +121,20 @@ def engine_floor(path: Path, *, runs: int = 300) -> dict[str, Any]:
         tx(writes.register_runner, "r", "host", 1, ["bench"], reg)
         times: dict[str, list[float]] = {"start": [], "claim": [], "step_end": []}
         t0 = time.perf_counter()
-        for i in range(runs):
+        step = StepRow(
+            step_id="s0", seq=1, kind="run", status="completed", attempts=1, output=b'{"i":0}'
+        )
+
+        def step_end(t: Tx, run_id: str, fence: int) -> None:
+            writes.record_step(t, run_id, fence, step, None, None)
+            writes.complete_run(t, run_id, fence, b"1")
+
+        for _ in range(runs):
             run_id, took = tx(writes.start_run, "bench", "one", b'{"n":1}', None, None)
             times["start"].append(took)
             claimed, took = tx(writes.claim, "r", ["bench"], 1, 30_000_000, 0, fsync=False)
             times["claim"].append(took)
-            fence = claimed[0][3]
-            step = StepRow(
-                step_id="s0", seq=1, kind="run", status="completed", attempts=1, output=b'{"i":0}'
-            )
-
-            def step_end(t: Tx, run_id: str = run_id, fence: int = fence) -> None:
-                writes.record_step(t, run_id, fence, step, None, None)
-                writes.complete_run(t, run_id, fence, b"1")
-
-            _, took = tx(step_end)
+            _, took = tx(step_end, run_id, claimed[0][3])
             times["step_end"].append(took)
         wall = time.perf_counter() - t0
     finally:

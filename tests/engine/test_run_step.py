@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import enum
+import sqlite3
 import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from uuid import UUID
 
+import psycopg
 import pytest
 
 import durablex
@@ -142,8 +146,56 @@ async def test_each_step_is_stored_before_the_next_step_body_starts(db: str) -> 
     assert stored_before["two"] == ["one"]
     assert stored_before["three"] == ["one", "two"]
     assert set(stored_before["p"]) >= {"one", "two", "three"}
+    assert set(stored_before["q"]) >= {"one", "two", "three"}
     assert [s.id for s in run.steps] == ["one", "two", "three", "p", "q"]
     assert all(s.status == "completed" for s in run.steps)
+
+
+def completed_steps_now(db: str, run_id: str) -> set[str]:
+    """The run's completed steps as committed at this very moment (a blocking read on a
+    connection of its own, so that no commit can slip in before it)."""
+    sql = "SELECT step_id FROM steps WHERE run_id = {} AND status = 'completed'"
+    if db.startswith("sqlite"):
+        path = db.removeprefix("sqlite:///").split("?")[0]
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            return {r[0] for r in conn.execute(sql.format("?"), (run_id,))}
+    parts = urlsplit(db)
+    schema = dict(parse_qsl(parts.query))["schema"]
+    with psycopg.connect(urlunsplit(parts._replace(query=""))) as conn:
+        table = sql.replace("FROM steps", f'FROM "{schema}".steps')
+        return {r[0] for r in conn.execute(table.format("%s"), (run_id,))}
+
+
+async def test_a_parallel_step_that_finished_is_stored_before_any_sibling_body_starts(
+    db: str,
+) -> None:
+    """Siblings started together: one that finishes before the others begin is stored before
+    every one of them runs, not only before the first."""
+    app = durablex.App("a")
+    seen: dict[str, set[str]] = {}
+    current: list[str] = []
+
+    def check(name: str) -> Any:
+        async def body() -> str:
+            seen[name] = completed_steps_now(db, current[0])
+            return name
+
+        return body
+
+    async def quick() -> str:
+        return "quick"
+
+    @app.workflow("wf")
+    async def wf(ctx: durablex.Context) -> Any:
+        current.append(ctx.run_id)
+        return await asyncio.gather(
+            ctx.step.run("quick", quick), *(ctx.step.run(n, check(n)) for n in ("b", "c", "d"))
+        )
+
+    async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
+        handle = await client.start("wf")
+        assert await handle.result(timeout=10) == ["quick", "b", "c", "d"]
+    assert all("quick" in seen[n] for n in ("b", "c", "d")), seen
 
 
 async def test_json_form_on_first_pass_and_on_replay(db: str) -> None:

@@ -347,12 +347,19 @@ class RunPass:
             self._lost_write = exc
 
     async def _confirm(self) -> None:
-        """Wait until every step record this pass has queued is committed."""
-        pending, self._unconfirmed = self._unconfirmed, []
-        self.store.flush()
-        for _, future in pending:
-            if not future.done() or future.exception() is not None:
-                await self._guard(future)
+        """Wait until every step record this pass has queued is committed (every task of the
+        pass that calls this waits for all of them, not only for those it queued)."""
+        pending = [future for _, future in self._unconfirmed if not future.done()]
+        if pending:
+            self.store.flush()
+            await asyncio.wait(pending)  # unlike awaiting them, never cancels them
+        settled = [future for _, future in self._unconfirmed if future.done()]
+        self._unconfirmed = [item for item in self._unconfirmed if not item[1].done()]
+        for future in settled:
+            if future.cancelled():
+                raise PassAborted(self.run_id, "a step record was not committed")
+            if future.exception() is not None:
+                await self._guard(future)  # raises it as PassAborted
 
     async def _guard(self, coro: Any) -> Any:
         try:
