@@ -349,10 +349,11 @@ class RunPass:
     async def _confirm(self) -> None:
         """Wait until every step record this pass has queued is committed (every task of the
         pass that calls this waits for all of them, not only for those it queued)."""
-        pending = [future for _, future in self._unconfirmed if not future.done()]
-        if pending:
-            self.store.flush()
-            await asyncio.wait(pending)  # unlike awaiting them, never cancels them
+        if any(not future.done() for _, future in self._unconfirmed):
+            self.store.flush()  # inline, this often commits them right here
+            pending = [future for _, future in self._unconfirmed if not future.done()]
+            if pending:
+                await asyncio.wait(pending)  # unlike awaiting them, never cancels them
         settled = [future for _, future in self._unconfirmed if future.done()]
         self._unconfirmed = [item for item in self._unconfirmed if not item[1].done()]
         for future in settled:
