@@ -115,6 +115,7 @@ class RunPass:
         self._parks: list[asyncio.Future[Any]] = []
         self._lost_write: BaseException | None = None
         self._unconfirmed: list[tuple[str, asyncio.Future[None]]] = []
+        self._record_failed: asyncio.Future[None] | None = None
 
     # -- driving the pass ----------------------------------------------------------------
 
@@ -349,18 +350,23 @@ class RunPass:
     async def _confirm(self) -> None:
         """Wait until every step record this pass has queued is committed (every task of the
         pass that calls this waits for all of them, not only for those it queued)."""
-        if any(not future.done() for _, future in self._unconfirmed):
+        if self._unconfirmed and not self._unconfirmed[-1][1].done():
             self.store.flush()  # inline, this often commits them right here
-            pending = [future for _, future in self._unconfirmed if not future.done()]
-            if pending:
-                await asyncio.wait(pending)  # unlike awaiting them, never cancels them
-        settled = [future for _, future in self._unconfirmed if future.done()]
+            while self._unconfirmed and not (last := self._unconfirmed[-1][1]).done():
+                # batches commit in queue order: the last record done means all are. Wait on a
+                # future of this task's own, so that cancelling it never cancels the record's.
+                waiter = asyncio.get_running_loop().create_future()
+                last.add_done_callback(functools.partial(_release, waiter))
+                await waiter
+        for _, future in self._unconfirmed:
+            if future.done() and (future.cancelled() or future.exception() is not None):
+                self._record_failed = future  # every later step of this pass must see it too
         self._unconfirmed = [item for item in self._unconfirmed if not item[1].done()]
-        for future in settled:
-            if future.cancelled():
+        failed = self._record_failed
+        if failed is not None:
+            if failed.cancelled():
                 raise PassAborted(self.run_id, "a step record was not committed")
-            if future.exception() is not None:
-                await self._guard(future)  # raises it as PassAborted
+            await self._guard(failed)  # raises its error as PassAborted
 
     async def _guard(self, coro: Any) -> Any:
         try:
@@ -798,6 +804,11 @@ class _RunningMarkers:
         self.passes = {p for p in self.passes if p._mark_running()}
         if self.passes:
             self.handle = self.loop.call_later(RUNNING_MARKER_DELAY / 2, self.scan)
+
+
+def _release(waiter: asyncio.Future[None], _: object) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _ignore_lease_lost(future: asyncio.Future[Any]) -> None:
