@@ -348,11 +348,11 @@ class RunPass:
             self._lost_write = exc
 
     async def _confirm(self) -> None:
-        """Wait until every step record this pass has queued is committed (every task of the
-        pass that calls this waits for all of them, not only for those it queued)."""
-        if self._unconfirmed and not self._unconfirmed[-1][1].done():
+        """Wait until every step record this pass had queued when it was called is committed
+        (every task of the pass that calls this, not only the one that queued them)."""
+        if self._unconfirmed and not (last := self._unconfirmed[-1][1]).done():
             self.store.flush()  # inline, this often commits them right here
-            while self._unconfirmed and not (last := self._unconfirmed[-1][1]).done():
+            if not last.done():
                 # batches commit in queue order: the last record done means all are. Wait on a
                 # future of this task's own, so that cancelling it never cancels the record's.
                 waiter = asyncio.get_running_loop().create_future()
