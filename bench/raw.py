@@ -15,6 +15,14 @@ from urllib.parse import urlsplit, urlunsplit
 PAYLOAD = b'{"i": 123456, "pad": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}'
 
 
+def remove_database(path: Path) -> None:
+    """Delete a SQLite file with its WAL and shared-memory files."""
+    for suffix in ("", "-wal", "-shm"):
+        p = Path(str(path) + suffix)
+        if p.exists():
+            os.unlink(p)
+
+
 def raw_commit(
     path: Path, *, synchronous: str, rows: int, batch: int, autocheckpoint: int | None = None
 ) -> dict[str, Any]:
@@ -48,10 +56,7 @@ def raw_commit(
         wall = time.perf_counter() - t0
     finally:
         conn.close()
-        for suffix in ("", "-wal", "-shm"):
-            p = Path(str(path) + suffix)
-            if p.exists():
-                os.unlink(p)
+        remove_database(path)
     return {
         "rows": n,
         "batch": batch,
@@ -139,10 +144,7 @@ def engine_floor(path: Path, *, runs: int = 300) -> dict[str, Any]:
         wall = time.perf_counter() - t0
     finally:
         conn.close()
-        for suffix in ("", "-wal", "-shm"):
-            p = Path(str(path) + suffix)
-            if p.exists():
-                os.unlink(p)
+        remove_database(path)
     medians = {k: sorted(v)[len(v) // 2] * 1000 for k, v in times.items()}
     return {
         "rows": runs,
