@@ -22,7 +22,6 @@ from durablex.store.base import StoreError
 from durablex.store.notify import Notices
 
 T = TypeVar("T")
-Write = Callable[["Tx"], Any]
 
 LAZY_FLUSH_DELAY = 0.05
 BUSY_RETRY_MAX = 0.05
@@ -77,7 +76,7 @@ class GroupCommitter:
         self._now_us = now_us
         self._publish = publish
         self._inline = inline
-        self._queue: list[tuple[Write, asyncio.Future[Any] | None]] = []
+        self._queue: list[tuple[BoundWrite, asyncio.Future[Any] | None]] = []
         self._fsync = fsync
         self._needs_fsync = False
         self._urgent = False
@@ -93,7 +92,7 @@ class GroupCommitter:
         self._batch_sync = True
 
     def submit(
-        self, write: Write, *, durable: bool = True, fsync: bool = True
+        self, write: BoundWrite, *, durable: bool = True, fsync: bool = True
     ) -> asyncio.Future[Any]:
         """Queue ``write``; the future resolves with its result once the batch is committed.
 
@@ -189,13 +188,13 @@ class GroupCommitter:
         )
         done.add_done_callback(lambda f: self._after_thread(batch, f))
 
-    def _after_thread(self, batch: list[tuple[Write, Any]], done: asyncio.Future[Any]) -> None:
+    def _after_thread(self, batch: list[tuple[BoundWrite, Any]], done: asyncio.Future[Any]) -> None:
         self._running = False
         exc = done.exception()
         outcome = done.result() if exc is None else _Failed(exc)
         self._finish(batch, outcome)
 
-    def _finish(self, batch: list[tuple[Write, Any]], outcome: Any) -> None:
+    def _finish(self, batch: list[tuple[BoundWrite, Any]], outcome: Any) -> None:
         if isinstance(outcome, _Busy):
             self._queue[:0] = batch
             self._needs_fsync = self._needs_fsync or self._batch_sync
@@ -251,7 +250,7 @@ class _Failed:
 
 def _run_batch(
     conn: sqlite3.Connection,
-    batch: list[tuple[Write, Any]],
+    batch: list[tuple[BoundWrite, Any]],
     now_us: Callable[[], int],
     full: bool,
     sync: bool,
@@ -267,7 +266,7 @@ def _run_batch(
 
 
 def _run_transaction(
-    conn: sqlite3.Connection, batch: list[tuple[Write, Any]], now_us: Callable[[], int]
+    conn: sqlite3.Connection, batch: list[tuple[BoundWrite, Any]], now_us: Callable[[], int]
 ) -> Any:
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -283,33 +282,26 @@ def _run_transaction(
     single = len(batch) == 1
     try:
         for write, _ in batch:
-            if single:
-                try:
-                    results.append((True, write(tx)))
-                except (sqlite3.OperationalError, sqlite3.DatabaseError):
-                    raise
-                except Exception as exc:
-                    conn.execute("ROLLBACK")
-                    return [(False, exc)], Notices()
-                continue
-            if getattr(write, "checks_first", False):
-                try:
-                    results.append((True, write(tx)))
-                except (sqlite3.OperationalError, sqlite3.DatabaseError):
-                    raise
-                except Exception as exc:
-                    results.append((False, exc))
-                continue
-            conn.execute("SAVEPOINT w")
+            # a write alone in its transaction, or one that refuses before it changes
+            # anything, needs no savepoint to be undone on its own
+            isolated = not single and not write.checks_first
+            if isolated:
+                conn.execute("SAVEPOINT w")
             try:
                 results.append((True, write(tx)))
-                conn.execute("RELEASE w")
             except (sqlite3.OperationalError, sqlite3.DatabaseError):
                 raise
             except Exception as exc:
-                conn.execute("ROLLBACK TO w")
-                conn.execute("RELEASE w")
+                if single:
+                    conn.execute("ROLLBACK")
+                    return [(False, exc)], Notices()
+                if isolated:
+                    conn.execute("ROLLBACK TO w")
+                    conn.execute("RELEASE w")
                 results.append((False, exc))
+                continue
+            if isolated:
+                conn.execute("RELEASE w")
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
         if conn.in_transaction:
