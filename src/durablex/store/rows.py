@@ -303,10 +303,12 @@ def child_failure(run_id: str, status: str, error: dict[str, Any] | None) -> dic
     }
 
 
-def missing_steps_error(run_id: str, missing: Iterable[str]) -> StoreError:
-    """A run's end found a step record of its pass not stored (its commit failed): the end is
-    refused, so that no run ends without a step it returned through."""
-    return StoreError(
-        f"run {run_id}: the records of steps {sorted(missing)} were not stored; "
-        "the run's end was not committed"
-    )
+def require_steps(run_id: str, required: Iterable[str], stored: Iterable[str]) -> None:
+    """Refuse a run's end when a step record of its pass is not stored (its commit failed), so
+    that no run ends without a step it returned through."""
+    missing = set(required) - set(stored)
+    if missing:
+        raise StoreError(
+            f"run {run_id}: the records of steps {sorted(missing)} were not stored; "
+            "the run's end was not committed"
+        )

@@ -32,7 +32,7 @@ from durablex.store.rows import (
     child_failure,
     choose_workflow,
     json_or_none,
-    missing_steps_error,
+    require_steps,
     step_params,
 )
 
@@ -337,9 +337,7 @@ async def complete_run(
             " AND step_id = ANY(%s)",
             (run_id, list(required)),
         )
-        stored = {r[0] for r in rows}
-        if len(stored) != len(set(required)):
-            raise missing_steps_error(run_id, set(required) - stored)
+        require_steps(run_id, required, (r[0] for r in rows))
     await _end_run(tx, run_id, "completed", output, None)
 
 

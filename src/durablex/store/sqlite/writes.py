@@ -27,7 +27,7 @@ from durablex.store.rows import (
     NOT_TERMINAL_SQL,
     child_failure,
     json_or_none,
-    missing_steps_error,
+    require_steps,
     step_params,
 )
 from durablex.store.sqlite import reads
@@ -474,9 +474,9 @@ def complete_run(
                 (run_id, orjson.dumps(list(required))),
             )
         }
-        if len(stored) != len(set(required)):
-            check_fence(tx, run_id, fence)
-            raise missing_steps_error(run_id, set(required) - stored)
+        if not stored.issuperset(required):
+            check_fence(tx, run_id, fence)  # a lost run says so rather than "not stored"
+        require_steps(run_id, required, stored)
     _end_run(tx, run_id, "completed", output, None, fence)
 
 
