@@ -41,15 +41,6 @@ async def _one(conn: Any, query: str, params: Any = ()) -> Any:
     return await cur.fetchone()
 
 
-async def load_steps(conn: Any, run_id: str) -> list[StepRow]:
-    rows = await _all(
-        conn,
-        f"SELECT {STEP_COLUMNS} FROM steps WHERE run_id = %s ORDER BY seq",
-        (run_id,),
-    )
-    return [step_row(r) for r in rows]
-
-
 async def load_journals(conn: Any, run_ids: Sequence[str]) -> dict[str, list[StepRow]]:
     journals: dict[str, list[StepRow]] = {run_id: [] for run_id in run_ids}
     rows = await _all(
@@ -74,7 +65,7 @@ async def get_run(conn: Any, run_id: str, with_steps: bool) -> Run | None:
         " ORDER BY step_id, number",
         (run_id,),
     )
-    return run_record(row, step_records(await load_steps(conn, run_id), attempts))
+    return run_record(row, step_records((await load_journals(conn, [run_id]))[run_id], attempts))
 
 
 async def run_statuses(conn: Any, run_ids: Sequence[str]) -> dict[str, str]:

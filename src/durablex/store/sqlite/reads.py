@@ -30,14 +30,6 @@ from durablex.store.rows import (
 )
 
 
-def load_steps(conn: sqlite3.Connection, run_id: str) -> list[StepRow]:
-    rows = conn.execute(
-        f"SELECT {STEP_COLUMNS} FROM steps WHERE run_id = ? ORDER BY seq",
-        (run_id,),
-    ).fetchall()
-    return [step_row(r) for r in rows]
-
-
 def load_journals(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, list[StepRow]]:
     journals: dict[str, list[StepRow]] = {run_id: [] for run_id in run_ids}
     for r in conn.execute(
@@ -60,7 +52,7 @@ def get_run(conn: sqlite3.Connection, run_id: str, with_steps: bool) -> Run | No
         " ORDER BY step_id, number",
         (run_id,),
     ).fetchall()
-    return run_record(row, step_records(load_steps(conn, run_id), attempts))
+    return run_record(row, step_records(load_journals(conn, [run_id])[run_id], attempts))
 
 
 def run_statuses(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, str]:

@@ -223,7 +223,7 @@ class SqliteStore:
         return await self._read(reads.load_journals, run_ids)
 
     async def load_steps(self, run_id: str) -> list[StepRow]:
-        return await self._read(reads.load_steps, run_id)
+        return (await self.load_journals([run_id]))[run_id]
 
     # -- fenced writes -----------------------------------------------------------------
 
