@@ -366,3 +366,41 @@ async def test_two_runners_share_the_queue_and_each_step_runs_once(db: str) -> N
     assert results == list(range(30))
     assert sorted(calls) == sorted(run_ids)
     assert {r.runner for r in runs} <= {"r1", "r2"}
+
+
+async def test_two_runners_split_a_burst_of_runs_instead_of_one_taking_it_all(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from durablex.runner import runner as runner_module
+
+    # a claim may take 20 runs; shared by two live runners, each claim takes at most 10
+    monkeypatch.setattr(runner_module, "CLAIM_BATCH", 20)
+    monkeypatch.setattr(runner_module, "CLAIM_SHARE_MIN", 1)
+    app = durablex.App("a")
+    gate = asyncio.Event()
+
+    @app.workflow("wf")
+    async def wf(ctx: durablex.Context) -> Any:
+        async def blocked() -> int:
+            await gate.wait()
+            return 1
+
+        return await ctx.step.run("blocked", blocked)
+
+    async with (
+        durablex.Runner(app, db=db, name="r1") as r1,
+        durablex.Runner(app, db=db, name="r2") as r2,
+        durablex.AsyncClient(db) as client,
+    ):
+        handles = await asyncio.gather(*(client.start("wf") for _ in range(40)))
+        await eventually(
+            lambda: _value(r1.active_runs + r2.active_runs == 40), what="all 40 runs claimed"
+        )
+        held = (r1.active_runs, r2.active_runs)
+        gate.set()
+        assert [await h.result(timeout=20) for h in handles] == [1] * 40
+    assert min(held) > 0, f"one runner took the whole burst: {held}"
+
+
+async def _value(value: bool) -> bool:
+    return value

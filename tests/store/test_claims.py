@@ -193,3 +193,18 @@ async def test_next_due_leaves_out_runs_pinned_to_another_runner(store: Store) -
     mine = await store.start_run(APP, "wf", None, runner_pin="r1")
     assert await store.next_due_us([APP], "r1") is not None
     assert [c.id for c in await store.claim("r1", [APP], 10, LEASE_US)] == [mine]
+
+
+async def test_live_runners_counts_those_serving_the_apps(store: Store, clock: ManualClock) -> None:
+    await register(store, ("wf", ()), runner="r1")
+    await register(store, ("wf", ()), runner="r2")
+    await store.register_runner("r3", "host", 1, ["other-app"], [])
+    assert await store.live_runners([APP]) == 2
+    assert await store.live_runners([APP, "other-app"]) == 3
+    assert await store.live_runners(["nobody-serves-this"]) == 0
+    await store.runner_stopped("r2")
+    assert await store.live_runners([APP]) == 1
+    clock.advance(31)  # r1 missed its heartbeats for longer than a runner is thought alive
+    assert await store.live_runners([APP]) == 0
+    await store.runner_heartbeat("r1")
+    assert await store.live_runners([APP]) == 1

@@ -28,6 +28,11 @@ from durablex.store.url import open_store
 log = logging.getLogger("durablex.runner")
 
 CLAIM_BATCH = 500
+# With N live runners serving these apps, a claim takes at most CLAIM_BATCH / N runs (and at
+# least CLAIM_SHARE_MIN), so that a burst of due runs is shared among them instead of taken by
+# whichever runner looks first. The count is read again at most this often.
+CLAIM_SHARE_MIN = 50
+LIVE_RUNNERS_REFRESH = 1.0
 # After a claim smaller than a batch while passes are running, wait this long before the next
 # claim, so that runs coming due as passes end are claimed together.
 CLAIM_GATHER = 0.002
@@ -104,6 +109,8 @@ class Runner:
         self._kick = asyncio.Event()
         self._started = False
         self._stopped = False
+        self._claim_share = CLAIM_BATCH
+        self._share_read_at: float | None = None
 
     def __repr__(self) -> str:
         return f"Runner(name={self.name!r}, apps={sorted(self.apps)!r}, db={self.store.url!r})"
@@ -203,16 +210,19 @@ class Runner:
                 due = await self.store.next_due_us(apps, self.name)
                 now = self.clock.now_us()
                 if free > 0 and due is not None and due <= now + self._ahead_us:
+                    limit = min(free, await self._share(apps))
                     claimed = await self.store.claim(
-                        self.name, apps, min(free, CLAIM_BATCH), self.lease_us, self._ahead_us
+                        self.name, apps, limit, self.lease_us, self._ahead_us
                     )
                     if claimed:
                         journals = await self.store.load_journals([run.id for run in claimed])
                         for run in claimed:
                             self._launch(run, journals.get(run.id))
-                        if len(claimed) < CLAIM_BATCH and self._active:
+                        shared = self._claim_share < CLAIM_BATCH
+                        if (len(claimed) < limit or shared) and self._active:
                             # more will come due as passes end: let a few end first, so the
-                            # next claim takes many runs at once instead of one at a time
+                            # next claim takes many runs at once instead of one at a time (and
+                            # other runners claim their share meanwhile)
                             await asyncio.sleep(CLAIM_GATHER)
                         continue
                     due = await self.store.next_due_us(apps, self.name)
@@ -227,6 +237,15 @@ class Runner:
             except Exception:
                 log.exception("runner %s: claim loop error; retrying", self.name)
                 await asyncio.sleep(0.5)
+
+    async def _share(self, apps: list[str]) -> int:
+        """This runner's share of a claim: CLAIM_BATCH split among the live runners."""
+        loop = asyncio.get_running_loop()
+        if self._share_read_at is None or loop.time() - self._share_read_at >= LIVE_RUNNERS_REFRESH:
+            self._share_read_at = loop.time()
+            live = max(1, await self.store.live_runners(apps))
+            self._claim_share = max(CLAIM_SHARE_MIN, CLAIM_BATCH // live)
+        return self._claim_share
 
     async def _wait(self, due: int | None, now: int, has_room: bool) -> None:
         """Sleep until the next due time (by the injected clock), a change, or a free slot."""

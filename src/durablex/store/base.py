@@ -157,6 +157,9 @@ class Store(Protocol):
     ) -> None: ...
     async def runner_heartbeat(self, runner: str) -> None: ...
     async def runner_stopped(self, runner: str) -> None: ...
+    async def live_runners(self, apps: Sequence[str]) -> int:
+        """How many runners that have not stopped, and beat within the dead-after window, serve
+        at least one of ``apps`` (a runner that asks counts itself once registered)."""
 
     # -- claiming and leases -------------------------------------------------------------
     async def claim(

@@ -15,6 +15,14 @@ from durablex.records import Attempt, Event, Run, Step
 from durablex.store.base import ClaimedRun, RunFilter, StepRow, StoreError
 
 RUNNER_DEAD_AFTER_US = 30_000_000
+LIVE_RUNNERS_SQL = "SELECT apps FROM runners WHERE stopped_at IS NULL AND heartbeat_at > ?"
+
+
+def count_serving(rows: Iterable[Sequence[Any]], apps: Sequence[str]) -> int:
+    """How many of the runner rows (``apps`` blob first) serve at least one of ``apps``."""
+    wanted = set(apps)
+    return sum(1 for row in rows if wanted.intersection(load(row[0]) or ()))
+
 
 RUN_COLUMNS = (
     "r.id, r.workflow, r.app, r.status, r.input, r.output, r.error, r.parent_run_id,"

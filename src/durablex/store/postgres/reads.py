@@ -15,10 +15,12 @@ from durablex.records import AppInfo, Event, Run, RunnerInfo, WorkflowInfo
 from durablex.store.base import EventPage, RunFilter, RunPage, StepRow
 from durablex.store.rows import (
     EVENT_COLUMNS,
+    LIVE_RUNNERS_SQL,
     RUN_COLUMNS,
     RUN_FROM,
     RUNNER_DEAD_AFTER_US,
     STEP_COLUMNS,
+    count_serving,
     decode_cursor,
     dt,
     encode_cursor,
@@ -185,6 +187,11 @@ async def next_due_us(conn: Any, apps: Sequence[str], runner: str | None = None)
         (list(apps), runner),
     )
     return None if row is None else int(row[0])
+
+
+async def live_runners(conn: Any, apps: Sequence[str], now_us: int) -> int:
+    rows = await _all(conn, LIVE_RUNNERS_SQL.replace("?", "%s"), (now_us - RUNNER_DEAD_AFTER_US,))
+    return count_serving(rows, apps)
 
 
 async def held_runs(conn: Any, runner: str, run_ids: Sequence[str]) -> set[str]:

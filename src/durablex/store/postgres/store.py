@@ -233,6 +233,9 @@ class PostgresStore:
         if run_ids:
             await self._side(writes.renew_leases, runner, run_ids, lease_us)
 
+    async def live_runners(self, apps: Sequence[str]) -> int:
+        return await self._read(reads.live_runners, apps, self.clock.now_us())
+
     async def held_runs(self, runner: str, run_ids: Sequence[str]) -> set[str]:
         return await self._read(reads.held_runs, runner, run_ids)
 

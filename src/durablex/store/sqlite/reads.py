@@ -13,11 +13,13 @@ from durablex.records import AppInfo, Event, Run, RunnerInfo, WorkflowInfo
 from durablex.store.base import EventPage, RunFilter, RunPage, StepRow
 from durablex.store.rows import (
     EVENT_COLUMNS,
+    LIVE_RUNNERS_SQL,
     RUN_COLUMNS,
     RUN_FROM,
     RUNNER_DEAD_AFTER_US,
     STEP_COLUMNS,
     choose_workflow,
+    count_serving,
     decode_cursor,
     dt,
     encode_cursor,
@@ -161,6 +163,11 @@ def list_apps(conn: sqlite3.Connection, now_us: int) -> list[AppInfo]:
     return [
         AppInfo(name=n, workflows=workflows.get(n, []), runners=runners.get(n, [])) for n in names
     ]
+
+
+def live_runners(conn: sqlite3.Connection, apps: Sequence[str], now_us: int) -> int:
+    rows = conn.execute(LIVE_RUNNERS_SQL, (now_us - RUNNER_DEAD_AFTER_US,)).fetchall()
+    return count_serving(rows, apps)
 
 
 def next_due_us(

@@ -210,6 +210,9 @@ class SqliteStore:
         if run_ids:
             await self._write(writes.renew_leases, runner, run_ids, lease_us, fsync=False)
 
+    async def live_runners(self, apps: Sequence[str]) -> int:
+        return await self._read(reads.live_runners, apps, self.clock.now_us())
+
     async def held_runs(self, runner: str, run_ids: Sequence[str]) -> set[str]:
         return await self._read(reads.held_runs, runner, run_ids)
 
