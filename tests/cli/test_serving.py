@@ -143,3 +143,71 @@ def test_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:
         assert f"did not start on 127.0.0.1:{port}" in result.stderr
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0
+
+
+def _runners(db: str) -> dict[str, durablex.records.RunnerInfo]:
+    async def read() -> dict[str, durablex.records.RunnerInfo]:
+        async with durablex.AsyncClient(db) as client:
+            return {r.name: r for app in await client.list_apps() for r in app.runners}
+
+    return asyncio.run(read())
+
+
+def _until(predicate: object, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def test_runner_processes_share_the_queue_restart_after_a_kill_and_stop_together(
+    tmp_path: Path,
+) -> None:
+    app_file = tmp_path / "serving_app.py"
+    app_file.write_text(APP)
+    db = f"sqlite:///{tmp_path}/procs.db"
+    names = {"w-0", "w-1"}
+    with subprocess.Popen(
+        [DURABLEX, "runner", f"{app_file}:app", "--db", db, "--processes", "2", "--name", "w"],
+        stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    ) as proc:
+        try:
+            _until(
+                lambda: {n for n, r in _runners(db).items() if r.alive} == names,
+                "two live runner processes",
+            )
+            with durablex.Client(db) as client:
+                sent = [client.send("greet.requested", {"who": str(i)}) for i in range(20)]
+                outputs = [client.handle(s.run_ids[0]).result(timeout=30) for s in sent]
+            assert outputs == [f"hello {i}" for i in range(20)]
+
+            killed = _runners(db)["w-0"].pid
+            os.kill(killed, signal.SIGKILL)
+            _until(
+                lambda: (r := _runners(db)["w-0"]).pid != killed and r.alive,
+                "the killed runner process to be started again",
+            )
+            with durablex.Client(db) as client:
+                sent_again = client.send("greet.requested", {"who": "again"})
+                assert client.handle(sent_again.run_ids[0]).result(timeout=30) == "hello again"
+
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    after = _runners(db)
+    assert all(after[n].stopped_at is not None and not after[n].alive for n in names)
+
+
+def test_runner_processes_refuse_bad_options_before_starting_any(tmp_path: Path) -> None:
+    app_file = tmp_path / "serving_app.py"
+    app_file.write_text(APP)
+    result = CliRunner().invoke(
+        main, ["runner", f"{app_file}:app", "--processes", "2", "--lease", "1ms"]
+    )
+    assert result.exit_code == 1 and "lease must be at least 500ms" in result.output
+    result = CliRunner().invoke(main, ["runner", f"{app_file}:app", "--processes", "0"])
+    assert result.exit_code == 2 and "--processes" in result.output

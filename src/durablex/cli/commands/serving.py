@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import click
 
 from durablex.app import App
 from durablex.cli.common import db_option, load_all, token_option
 from durablex.cli.output import bold, echo
+from durablex.cli.supervise import child_command, supervise
 from durablex.runner import Runner
 from durablex.server.serve import UnsafeBindError, check_bind, serve
 from durablex.store.base import StoreError
@@ -85,10 +87,27 @@ def dev(
 @click.option("--name", default=None, help="Runner name, for pinning with runner=.")
 @click.option("--concurrency", default=1000, show_default=True, help="Runs in flight at once.")
 @click.option("--lease", default="30s", show_default=True, help="Lease duration.")
-def runner(target: str, db: str | None, name: str | None, concurrency: int, lease: str) -> None:
+@click.option(
+    "--processes",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Runner processes to start, sharing the queue (one per core uses every core); "
+    "with --name, each is named NAME-0, NAME-1, ...",
+)
+def runner(
+    target: str, db: str | None, name: str | None, concurrency: int, lease: str, processes: int
+) -> None:
     """Run the app(s) of TARGET (path/file.py:app or package.module:app)."""
     apps = load_all((target,))
     instance = make_runner(apps, db, name, concurrency, lease)
+    if processes > 1:
+        # the options were checked above, in this process: a child cannot fail on them
+        commands = [
+            child_command(target, db, name, concurrency, lease, index)
+            for index in range(processes)
+        ]
+        sys.exit(supervise(commands))
     echo(f"durablex runner {instance.name} on {instance.store.url}", err=True)
     try:
         instance.run()

@@ -1,0 +1,5 @@
+"""``python -m durablex``: the ``durablex`` command."""
+
+from durablex.cli.main import main
+
+main()
