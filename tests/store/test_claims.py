@@ -208,3 +208,15 @@ async def test_live_runners_counts_those_serving_the_apps(store: Store, clock: M
     assert await store.live_runners([APP]) == 0
     await store.runner_heartbeat("r1")
     assert await store.live_runners([APP]) == 1
+
+
+async def test_a_first_claim_has_fence_1_and_later_ones_do_not(store: Store) -> None:
+    """Runners skip the journal read of a run claimed with fence 1: it must have no steps."""
+    await register(store, ("wf", ()))
+    run_id = await started(store)
+    first = await claim_one(store)
+    assert first.fence == 1 and await store.load_steps(run_id) == []
+    await store.record_step(run_id, first.fence, step("a", 0, output=1))
+    await store.release_run(run_id, first.fence)
+    again = await claim_one(store)
+    assert again.fence == 2 and [s.step_id for s in await store.load_steps(run_id)] == ["a"]

@@ -36,6 +36,7 @@ LIVE_RUNNERS_REFRESH = 1.0
 # After a claim smaller than a batch while passes are running, wait this long before the next
 # claim, so that runs coming due as passes end are claimed together.
 CLAIM_GATHER = 0.002
+GATHER_MIN_ACTIVE = 16
 # Runs due this soon are claimed and replayed now, and their pass holds them in memory until
 # their timer: a wake-up is not late by the time a claim, a journal load and a replay take, and
 # a burst of timers is absorbed by doing that work ahead.
@@ -215,14 +216,12 @@ class Runner:
                         self.name, apps, limit, self.lease_us, self._ahead_us
                     )
                     if claimed:
-                        journals = await self.store.load_journals([run.id for run in claimed])
+                        # a run claimed for the first time (fence 1) has no steps yet
+                        resumed = [run.id for run in claimed if run.fence > 1]
+                        journals = await self.store.load_journals(resumed) if resumed else {}
                         for run in claimed:
-                            self._launch(run, journals.get(run.id))
-                        shared = self._claim_share < CLAIM_BATCH
-                        if (len(claimed) < limit or shared) and self._active:
-                            # more will come due as passes end: let a few end first, so the
-                            # next claim takes many runs at once instead of one at a time (and
-                            # other runners claim their share meanwhile)
+                            self._launch(run, journals.get(run.id, []))
+                        if self._gather_after(len(claimed), limit):
                             await asyncio.sleep(CLAIM_GATHER)
                         continue
                     due = await self.store.next_due_us(apps, self.name)
@@ -237,6 +236,15 @@ class Runner:
             except Exception:
                 log.exception("runner %s: claim loop error; retrying", self.name)
                 await asyncio.sleep(0.5)
+
+    def _gather_after(self, claimed: int, limit: int) -> bool:
+        """Pause before the next claim? After a full share when other runners are live, so that
+        they claim theirs; after a partial claim while many passes run, so that the runs coming
+        due as they end are claimed together. Not with few passes running: a run started then
+        (one request waiting for its result) is claimed at once."""
+        if claimed >= limit:
+            return self._claim_share < CLAIM_BATCH
+        return len(self._active) >= GATHER_MIN_ACTIVE
 
     async def _share(self, apps: list[str]) -> int:
         """This runner's share of a claim: CLAIM_BATCH split among the live runners."""

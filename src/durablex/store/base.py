@@ -6,7 +6,9 @@ method returns only once its transaction is durable in the store's durability mo
 
 Writes made on behalf of a runner for a run carry the run's ``fence`` (incremented by every
 claim); a store refuses them with ``LeaseLostError`` once the run was claimed by someone else,
-cancelled, or otherwise taken away, so a paused runner never overwrites newer work.
+cancelled, or otherwise taken away, so a paused runner never overwrites newer work. Steps are
+written only under a fence, and a retried run's fence is incremented too, so a run claimed
+with fence 1 has no steps yet (a runner does not load its journal).
 """
 
 from __future__ import annotations

@@ -104,8 +104,7 @@ def runner(
     if processes > 1:
         # the options were checked above, in this process: a child cannot fail on them
         commands = [
-            child_command(target, db, name, concurrency, lease, index)
-            for index in range(processes)
+            child_command(target, db, name, concurrency, lease, index) for index in range(processes)
         ]
         sys.exit(supervise(commands))
     echo(f"durablex runner {instance.name} on {instance.store.url}", err=True)
