@@ -20,6 +20,7 @@ LAYER = {
     "client": 4,
     "server": 5,
     "cli": 6,
+    "__main__": 7,  # `python -m durablex`: the command line
 }
 SIBLINGS_APART = {("client", "runner"), ("runner", "client")}
 

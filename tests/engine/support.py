@@ -11,8 +11,9 @@ from typing import Any
 import durablex
 
 TIMEOUT = 15.0
-# A sleep long enough that the run parks and its next pass replays it: a runner keeps a run in
-# memory through a timer due within its claim-ahead window (100 ms) instead of parking it.
+# A sleep long enough that the run parks and its next pass replays it, with Runner(hold=0): a
+# runner keeps a run in memory through a timer due within its claim-ahead window (100 ms), and
+# by default through sleeps due within `hold`, instead of parking it.
 REPLAY_SLEEP_MS = 250
 
 

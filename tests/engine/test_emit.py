@@ -27,7 +27,7 @@ async def test_emit_returns_event_id_records_input_and_starts_triggers(db: str) 
         await ctx.step.sleep("replay-2", REPLAY_SLEEP_MS)
         return event_id
 
-    async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
+    async with durablex.Runner(app, db=db, hold=0), durablex.AsyncClient(db) as client:
         handle = await client.start("order")
         event_id = await handle.result(timeout=10)
         assert isinstance(event_id, str) and event_id

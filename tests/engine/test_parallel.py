@@ -37,7 +37,7 @@ async def test_gathered_steps_start_together_and_keep_their_results(db: str) -> 
         await ctx.step.sleep("replay", REPLAY_SLEEP_MS)
         return results
 
-    async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
+    async with durablex.Runner(app, db=db, hold=0), durablex.AsyncClient(db) as client:
         handle = await client.start("wf")
         assert await handle.result(timeout=10) == ["USER", "PREFS", "PLAN"]
         run = await client.get_run(handle.run_id)

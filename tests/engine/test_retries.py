@@ -274,7 +274,7 @@ async def test_same_failure_is_raised_on_every_later_pass(db: str) -> None:
             await ctx.step.sleep("settle", REPLAY_SLEEP_MS)
         return "compensated"
 
-    async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
+    async with durablex.Runner(app, db=db, hold=0), durablex.AsyncClient(db) as client:
         handle = await client.start("wf")
         assert await handle.result(timeout=10) == "compensated"
         run = await client.get_run(handle.run_id)

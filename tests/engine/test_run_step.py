@@ -214,7 +214,7 @@ async def test_json_form_on_first_pass_and_on_replay(db: str) -> None:
         await ctx.step.sleep("pause", REPLAY_SLEEP_MS)  # parks: the next pass replays "rich"
         return value
 
-    async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
+    async with durablex.Runner(app, db=db, hold=0), durablex.AsyncClient(db) as client:
         handle = await client.start("wf")
         assert await handle.result(timeout=10) == RICH_JSON
         run = await client.get_run(handle.run_id)
@@ -483,7 +483,7 @@ async def test_model_values_are_stored_as_their_dict(db: str) -> None:
         await ctx.step.sleep("replay", REPLAY_SLEEP_MS)
         return first
 
-    async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
+    async with durablex.Runner(app, db=db, hold=0), durablex.AsyncClient(db) as client:
         handle = await client.start("wf")
         assert await handle.result(timeout=10) == {
             "name": "n",

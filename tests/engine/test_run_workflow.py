@@ -63,7 +63,7 @@ async def test_parent_waits_while_child_runs_and_child_started_once(db: str) -> 
         await ctx.step.sleep("replay-me-again", REPLAY_SLEEP_MS)
         return got
 
-    async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
+    async with durablex.Runner(app, db=db, hold=0), durablex.AsyncClient(db) as client:
         handle = await client.start("parent")
         run = await wait_status(client, handle.run_id, "waiting")
         child_id = steps_by_id(run)["call"].child_run_id
@@ -145,7 +145,7 @@ async def test_ambiguous_and_not_found(db: str) -> None:
         await ctx.step.sleep("replay", REPLAY_SLEEP_MS)
         return out
 
-    async with durablex.Runner(b, c, caller, db=db), durablex.AsyncClient(db) as client:
+    async with durablex.Runner(b, c, caller, db=db, hold=0), durablex.AsyncClient(db) as client:
         handle = await client.start("parent")
         out = await handle.result(timeout=10)
         run = await client.get_run(handle.run_id)

@@ -48,7 +48,7 @@ async def test_user_id_that_looks_numbered_does_not_collide(db: str) -> None:
         await ctx.step.sleep("replay", REPLAY_SLEEP_MS)
         return [first, explicit, repeated]
 
-    async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
+    async with durablex.Runner(app, db=db, hold=0), durablex.AsyncClient(db) as client:
         handle = await client.start("wf")
         assert await handle.result(timeout=10) == [1, 2, 3]
         run = await client.get_run(handle.run_id)

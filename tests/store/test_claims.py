@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from durablex.core.clock import ManualClock
-from durablex.store.base import LeaseLostError, Store, StoreError
+from durablex.core.ids import new_id
+from durablex.store.base import LeaseLostError, NewEvent, Store, StoreError, WaiterWrite
 
 from .helpers import APP, LEASE_US, claim_one, register, started, step
 
@@ -220,3 +221,69 @@ async def test_a_first_claim_has_fence_1_and_later_ones_do_not(store: Store) -> 
     await store.release_run(run_id, first.fence)
     again = await claim_one(store)
     assert again.fence == 2 and [s.step_id for s in await store.load_steps(run_id)] == ["a"]
+
+
+async def test_a_held_run_shows_sleeping_and_keeps_its_lease_until_the_grace_ends(
+    store: Store, clock: ManualClock
+) -> None:
+    await register(store, ("wf", ()))
+    run_id = await started(store)
+    claimed = await claim_one(store, "r1")
+    await store.record_step(run_id, claimed.fence, step("nap", 0, kind="sleep", status="sleeping"))
+    until = clock.now_us() + 3_000_000
+    assert await store.hold_run(run_id, claimed.fence, until) is True
+    run = await store.get_run(run_id)
+    assert run is not None and run.status == "sleeping" and run.runner == "r1"
+    assert await store.held_runs("r1", [run_id]) == {run_id}
+    assert await store.next_due_us([APP]) == until
+    clock.advance(2)
+    assert await store.claim("r2", [APP], 10, LEASE_US) == []  # r1 still holds it
+    await store.resume_held_nowait(run_id, claimed.fence, LEASE_US)
+    assert (await store.run_statuses([run_id])) == {run_id: "running"}
+    await store.resume_held_nowait(run_id, claimed.fence, LEASE_US)  # once more: still ours, fine
+    store.complete_sleep_nowait(run_id, claimed.fence, "nap")
+    await store.complete_run(run_id, claimed.fence, b"1")
+    run = await store.get_run(run_id)
+    assert run is not None and run.status == "completed" and run.steps[0].status == "completed"
+
+
+async def test_a_held_run_whose_runner_died_is_claimed_after_the_grace(
+    store: Store, clock: ManualClock
+) -> None:
+    await register(store, ("wf", ()))
+    run_id = await started(store)
+    old = await claim_one(store, "r1")
+    assert await store.hold_run(run_id, old.fence, clock.now_us() + 3_000_000) is True
+    clock.advance(3)
+    new = await claim_one(store, "r2")
+    assert new.id == run_id and new.fence == old.fence + 1
+    with pytest.raises(LeaseLostError):
+        await store.resume_held_nowait(run_id, old.fence, LEASE_US)
+    assert await store.held_runs("r1", [run_id]) == set()
+
+
+async def test_held_runs_are_released_on_stop_and_cancellable(store: Store) -> None:
+    await register(store, ("wf", ()))
+    a, b = await started(store), await started(store)
+    claimed = {c.id: c for c in await store.claim("r1", [APP], 10, LEASE_US)}
+    for run_id in (a, b):
+        assert await store.hold_run(run_id, claimed[run_id].fence, 10**18) is True
+    assert await store.cancel_run(a) is True
+    assert await store.held_runs("r1", [a, b]) == {b}
+    with pytest.raises(LeaseLostError):
+        await store.resume_held_nowait(a, claimed[a].fence, LEASE_US)
+    await store.release_runs("r1")
+    assert (await store.run_statuses([a, b])) == {a: "cancelled", b: "queued"}
+    assert [c.id for c in await store.claim("r2", [APP], 10, LEASE_US)] == [b]
+
+
+async def test_a_wake_up_during_the_pass_refuses_the_hold(store: Store) -> None:
+    await register(store, ("wf", ()))
+    run_id = await started(store)
+    claimed = await claim_one(store)
+    row = step("wait", 0, kind="wait_for_event", status="waiting")
+    await store.record_step(run_id, claimed.fence, row, waiter=WaiterWrite("go", None))
+    sent = await store.send_event(NewEvent(new_id(), "go", None, None))
+    assert sent.resumed == 1
+    assert await store.hold_run(run_id, claimed.fence, 10**18) is False
+    assert (await store.run_statuses([run_id])) == {run_id: "running"}

@@ -22,6 +22,7 @@ from durablex.runner.threads import StepThreads
 from durablex.runtime import branches
 from durablex.runtime.context import Context, Steps
 from durablex.runtime.execution import Outcome, RunPass
+from durablex.runtime.holds import Holds
 from durablex.store.base import ClaimedRun, LeaseLostError, StepRow, Store, WorkflowRegistration
 from durablex.store.url import open_store
 
@@ -41,6 +42,8 @@ GATHER_MIN_ACTIVE = 16
 # their timer: a wake-up is not late by the time a claim, a journal load and a replay take, and
 # a burst of timers is absorbed by doing that work ahead.
 CLAIM_AHEAD_US = 100_000
+# At most this many runs are held in memory through short sleeps (see Runner(hold=)).
+MAX_HELD = 10_000
 IDLE_POLL = 1.0
 UNCLAIMABLE_RETRY_US = 10_000
 CANCEL_POLL = 0.25
@@ -68,6 +71,7 @@ class Runner:
         max_payload_bytes: int = DEFAULT_MAX_BYTES,
         threads: int | None = None,
         grace: float = 10.0,
+        hold: object = "5s",
     ) -> None:
         apps = (app, *more_apps)
         for candidate in apps:
@@ -82,6 +86,7 @@ class Runner:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(f"concurrency must be an int >= 1, got {concurrency!r}")
         lease_ms = parse_duration(lease, what="lease")
+        hold_ms = parse_duration(hold, what="hold")
         if lease_ms < MIN_LEASE_MS:
             raise ValueError(f"lease must be at least {MIN_LEASE_MS:.0f}ms, got {lease!r}")
         if isinstance(max_payload_bytes, bool) or not isinstance(max_payload_bytes, int):
@@ -98,7 +103,9 @@ class Runner:
         self.lease_us = int(lease_ms * 1000)
         self.clock: Clock = clock or SystemClock()
         # Claiming ahead makes up for real processing time; an injected clock has none.
-        self._ahead_us = CLAIM_AHEAD_US if isinstance(self.clock, SystemClock) else 0
+        real_clock = isinstance(self.clock, SystemClock)
+        self._ahead_us = CLAIM_AHEAD_US if real_clock else 0
+        self._holds = Holds(int(hold_ms * 1000) if real_clock else 0, MAX_HELD, self._kick_claims)
         self.max_payload_bytes = max_payload_bytes
         self.grace = grace
         self.store: Store = open_store(db, clock=self.clock, inline=True, durability=durability)
@@ -119,6 +126,14 @@ class Runner:
     @property
     def active_runs(self) -> int:
         return len(self._active)
+
+    @property
+    def held_runs(self) -> int:
+        """How many of ``active_runs`` are held in memory through a short sleep."""
+        return len(self._holds.run_ids)
+
+    def _kick_claims(self) -> None:
+        self._kick.set()
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -169,6 +184,11 @@ class Runner:
         for task in claiming:
             task.cancel()
         await asyncio.gather(*claiming, return_exceptions=True)
+        for run_id in list(self._holds.run_ids):
+            # a held run only waits for its timer: released now, another runner continues it
+            held = self._active.get(run_id)
+            if held is not None:
+                held.cancel()
         if self._active:
             await asyncio.wait(list(self._active.values()), timeout=self.grace)
         for task in list(self._active.values()):
@@ -207,7 +227,7 @@ class Runner:
         apps = sorted(self.apps)
         while not self._stopping.is_set():
             try:
-                free = self.concurrency - len(self._active)
+                free = self.concurrency - len(self._active) + len(self._holds.run_ids)
                 due = await self.store.next_due_us(apps, self.name)
                 now = self.clock.now_us()
                 if free > 0 and due is not None and due <= now + self._ahead_us:
@@ -346,6 +366,8 @@ class Runner:
             executor=self._executor,
             max_payload_bytes=self.max_payload_bytes,
             hold_us=self._ahead_us,
+            holds=self._holds,
+            lease_us=self.lease_us,
         )
         event = Event(
             id=claimed.event_id,

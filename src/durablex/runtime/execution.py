@@ -37,6 +37,7 @@ from durablex.errors import (
 )
 from durablex.runtime import branches
 from durablex.runtime.failures import error_dict, step_failure
+from durablex.runtime.holds import HOLD_GRACE_US, Holds
 from durablex.runtime.signals import PassAborted, PassClosed
 from durablex.store.base import (
     AttemptWrite,
@@ -89,11 +90,18 @@ class RunPass:
         executor: Executor,
         max_payload_bytes: int,
         hold_us: int = 0,
+        holds: Holds | None = None,
+        lease_us: int = 0,
     ) -> None:
         """``hold_us``: a pass that would park with a timer due this soon keeps the run and
-        waits for the timer in memory instead (its runner claimed it that far ahead)."""
+        waits for the timer in memory instead (its runner claimed it that far ahead).
+        ``holds``: the runner's budget for keeping runs through short sleeps (shown as
+        ``sleeping``); ``lease_us``: the lease a held run gets again when it resumes."""
         self.store = store
         self.hold_us = hold_us
+        self.holds = holds
+        self.lease_us = lease_us
+        self._held = False
         self.claimed = claimed
         self.run_id = claimed.id
         self.fence = claimed.fence
@@ -131,6 +139,12 @@ class RunPass:
                     return await self._finish(workflow)
                 self._idle.clear()
                 if await self._settled(workflow):
+                    try:
+                        if await self._hold():
+                            continue
+                    except PassAborted:
+                        await self._abandon(workflow)
+                        return Outcome.ABORTED
                     return await self._park(workflow)
         except BaseException:
             await self._abandon(workflow)
@@ -149,6 +163,46 @@ class RunPass:
             return False
         dues = [due for _, due in self.parked.values() if due is not None]
         return bool(dues) and min(dues) - self.now_us() <= self.hold_us
+
+    async def _hold(self) -> bool:
+        """Keep the run in memory through sleeps due within the holds' window (see
+        durablex.runtime.holds); True if it is held now, else the pass parks it."""
+        holds = self.holds
+        if holds is None or not holds.window_us or self._lost_write is not None:
+            return False
+        if any(kind != "sleep" or due is None for kind, due in self.parked.values()):
+            return False
+        due = min(due for _, due in self.parked.values() if due is not None)
+        if due - self.now_us() > holds.window_us or not holds.take(self.run_id):
+            return False
+        try:
+            held = await self._guard(
+                self.store.hold_run(self.run_id, self.fence, due + HOLD_GRACE_US)
+            )
+        except BaseException:
+            holds.give(self.run_id)
+            raise
+        if not held:
+            holds.give(self.run_id)
+            return False
+        self._held = True
+        return True
+
+    def _resume(self) -> None:
+        """The first step woken in a held run makes it ``running`` again. The write is queued
+        ahead of every later write of the pass, so it commits first; the step goes on at once
+        (the run is still leased to this runner until its wake-up plus the grace)."""
+        if self._held:
+            self._held = False
+            if self.holds is not None:
+                self.holds.give(self.run_id)
+            self._lazy_write(self.store.resume_held_nowait(self.run_id, self.fence, self.lease_us))
+
+    def _drop_hold(self) -> None:
+        if self._held:
+            self._held = False
+            if self.holds is not None:
+                self.holds.give(self.run_id)
 
     async def _park(self, workflow: asyncio.Task[Any]) -> Outcome:
         self._closing = True
@@ -169,6 +223,7 @@ class RunPass:
     async def _abandon(self, workflow: asyncio.Task[Any]) -> None:
         """Cancel the workflow and every step still running; wait for them to unwind."""
         self._closing = True
+        self._drop_hold()
         tasks = [workflow] + [f.task for f in self.inflight.values() if f.task is not None]
         for task in tasks:
             task.cancel()
@@ -316,6 +371,7 @@ class RunPass:
         del self.parked[key]
         self.busy += 1
         self.progress += 1
+        self._resume()
 
     def _timer(
         self, loop: asyncio.AbstractEventLoop, due_us: int, future: asyncio.Future[Any]

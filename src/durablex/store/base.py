@@ -224,6 +224,15 @@ class Store(Protocol):
         self, run_id: str, fence: int, step: StepRow, event: NewEvent
     ) -> SendResult: ...
     def add_warning_nowait(self, run_id: str, fence: int, warning: str) -> asyncio.Future[None]: ...
+    async def hold_run(self, run_id: str, fence: int, until_us: int) -> bool:
+        """Show a run the pass keeps in memory through a short sleep as ``sleeping``, keeping
+        its lease until ``until_us`` (the wake-up plus a grace): if this runner dies, another
+        claims the run then. False, changing nothing, if a wake-up arrived during the pass."""
+
+    def resume_held_nowait(self, run_id: str, fence: int, lease_us: int) -> asyncio.Future[None]:
+        """Queue: the held run runs again (``running``, a fresh lease), unless it was taken
+        away (``LeaseLostError``); committed before the writes queued after it."""
+
     async def park_run(self, run_id: str, fence: int, status: str, due_at_us: int | None) -> bool:
         """Park the run; False when a wake-up arrived during the pass (run it again now)."""
 

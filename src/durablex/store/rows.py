@@ -241,6 +241,8 @@ def choose_workflow(
 
 
 NOT_TERMINAL_SQL = "status NOT IN ('completed', 'failed', 'cancelled')"
+# A run a runner holds (with lease_owner set): running, or held in memory through a short sleep.
+HELD_SQL = "status IN ('running', 'sleeping')"
 
 
 def json_or_none(value: Any) -> bytes | None:

@@ -15,6 +15,7 @@ from durablex.records import AppInfo, Event, Run, RunnerInfo, WorkflowInfo
 from durablex.store.base import EventPage, RunFilter, RunPage, StepRow
 from durablex.store.rows import (
     EVENT_COLUMNS,
+    HELD_SQL,
     LIVE_RUNNERS_SQL,
     RUN_COLUMNS,
     RUN_FROM,
@@ -197,7 +198,7 @@ async def live_runners(conn: Any, apps: Sequence[str], now_us: int) -> int:
 async def held_runs(conn: Any, runner: str, run_ids: Sequence[str]) -> set[str]:
     rows = await _all(
         conn,
-        "SELECT id FROM runs WHERE id = ANY(%s) AND lease_owner = %s AND status = 'running'",
+        f"SELECT id FROM runs WHERE id = ANY(%s) AND lease_owner = %s AND {HELD_SQL}",
         (list(run_ids), runner),
     )
     return {r[0] for r in rows}

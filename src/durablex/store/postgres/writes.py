@@ -28,6 +28,7 @@ from durablex.store.postgres.committer import Deferred, Tx
 from durablex.store.postgres.events import WAKE_SET, accept_event, sql_match
 from durablex.store.postgres.inserts import insert_event_row, insert_run
 from durablex.store.rows import (
+    HELD_SQL,
     NOT_TERMINAL_SQL,
     child_failure,
     choose_workflow,
@@ -448,6 +449,32 @@ async def claim(
     return [tuple(row) for row in rows]
 
 
+async def hold_run(tx: Tx, run_id: str, fence: int, until_us: int) -> bool:
+    await check_fence(tx, run_id, fence)
+    pending = await tx.one("SELECT wake_pending FROM runs WHERE id = %s", (run_id,))
+    if pending and pending[0]:
+        return False  # a wake-up arrived during the pass: it keeps running instead
+    await tx.execute(
+        "UPDATE runs SET status = 'sleeping', due_at = %s, lease_expires_at = %s WHERE id = %s",
+        (until_us, until_us, run_id),
+    )
+    return True
+
+
+async def resume_held(tx: Tx, run_id: str, fence: int, lease_us: int) -> None:
+    row = await tx.one(
+        "SELECT fence, status, lease_owner FROM runs WHERE id = %s FOR UPDATE", (run_id,)
+    )
+    if row is not None and row[0] == fence and row[1] == "sleeping" and row[2] is not None:
+        expires = tx.now_us + lease_us
+        await tx.execute(
+            "UPDATE runs SET status = 'running', due_at = %s, lease_expires_at = %s WHERE id = %s",
+            (expires, expires, run_id),
+        )
+        return
+    _fence_ok(run_id, fence, row)  # raises unless it was running already
+
+
 async def renew_leases(tx: Tx, runner: str, run_ids: Sequence[str], lease_us: int) -> None:
     """Extend the leases of the runs this runner is actually executing, and no others."""
     expires = tx.now_us + lease_us
@@ -463,7 +490,7 @@ async def renew_leases(tx: Tx, runner: str, run_ids: Sequence[str], lease_us: in
 async def release_runs(tx: Tx, runner: str) -> None:
     await tx.execute(
         "UPDATE runs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,"
-        " due_at = %s, wake_pending = false WHERE lease_owner = %s AND status = 'running'",
+        f" due_at = %s, wake_pending = false WHERE lease_owner = %s AND {HELD_SQL}",
         (tx.now_us, runner),
     )
     tx.notices.work_due = True
@@ -472,7 +499,7 @@ async def release_runs(tx: Tx, runner: str) -> None:
 async def release_run(tx: Tx, run_id: str, fence: int) -> None:
     await tx.execute(
         "UPDATE runs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,"
-        " due_at = %s, wake_pending = false WHERE id = %s AND fence = %s AND status = 'running'",
+        f" due_at = %s, wake_pending = false WHERE id = %s AND fence = %s AND {HELD_SQL}",
         (tx.now_us, run_id, fence),
     )
     tx.notices.work_due = True

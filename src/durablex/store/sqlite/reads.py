@@ -13,6 +13,7 @@ from durablex.records import AppInfo, Event, Run, RunnerInfo, WorkflowInfo
 from durablex.store.base import EventPage, RunFilter, RunPage, StepRow
 from durablex.store.rows import (
     EVENT_COLUMNS,
+    HELD_SQL,
     LIVE_RUNNERS_SQL,
     RUN_COLUMNS,
     RUN_FROM,
@@ -185,7 +186,7 @@ def next_due_us(
 def held_runs(conn: sqlite3.Connection, runner: str, run_ids: Sequence[str]) -> set[str]:
     rows = conn.execute(
         "SELECT id FROM runs WHERE id IN (SELECT value FROM json_each(?))"
-        " AND lease_owner = ? AND status = 'running'",
+        f" AND lease_owner = ? AND {HELD_SQL}",
         (orjson.dumps(list(run_ids)), runner),
     ).fetchall()
     return {r[0] for r in rows}

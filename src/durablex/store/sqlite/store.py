@@ -279,6 +279,12 @@ class SqliteStore:
     async def park_run(self, run_id: str, fence: int, status: str, due_at_us: int | None) -> bool:
         return await self._write(writes.park_run, run_id, fence, status, due_at_us)
 
+    async def hold_run(self, run_id: str, fence: int, until_us: int) -> bool:
+        return await self._write(writes.hold_run, run_id, fence, until_us)
+
+    def resume_held_nowait(self, run_id: str, fence: int, lease_us: int) -> asyncio.Future[None]:
+        return self._write(writes.resume_held, run_id, fence, lease_us, fsync=False)
+
     async def complete_run(
         self, run_id: str, fence: int, output: bytes | None, required: Sequence[str] = ()
     ) -> None:

@@ -24,6 +24,7 @@ from durablex.store.base import (
     WorkflowRegistration,
 )
 from durablex.store.rows import (
+    HELD_SQL,
     NOT_TERMINAL_SQL,
     child_failure,
     json_or_none,
@@ -542,6 +543,31 @@ def park_run(tx: Tx, run_id: str, fence: int, status: str, due_at_us: int | None
     return True
 
 
+@checks_first
+def hold_run(tx: Tx, run_id: str, fence: int, until_us: int) -> bool:
+    held = tx.conn.execute(
+        "UPDATE runs SET status = 'sleeping', due_at = ?, lease_expires_at = ?"
+        " WHERE id = ? AND fence = ? AND status = 'running' AND wake_pending = 0",
+        (until_us, until_us, run_id, fence),
+    ).rowcount
+    if not held:
+        check_fence(tx, run_id, fence)
+        return False  # a wake-up arrived during the pass: it keeps running instead
+    return True
+
+
+@checks_first
+def resume_held(tx: Tx, run_id: str, fence: int, lease_us: int) -> None:
+    expires = tx.now_us + lease_us
+    resumed = tx.conn.execute(
+        "UPDATE runs SET status = 'running', due_at = ?, lease_expires_at = ?"
+        " WHERE id = ? AND fence = ? AND status = 'sleeping' AND lease_owner IS NOT NULL",
+        (expires, expires, run_id, fence),
+    ).rowcount
+    if not resumed:
+        check_fence(tx, run_id, fence)  # raises unless it was running already
+
+
 # -- claims and leases ------------------------------------------------------------------
 
 
@@ -591,7 +617,7 @@ def renew_leases(tx: Tx, runner: str, run_ids: Sequence[str], lease_us: int) -> 
 def release_runs(tx: Tx, runner: str) -> None:
     tx.conn.execute(
         "UPDATE runs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,"
-        " due_at = ?, wake_pending = 0 WHERE lease_owner = ? AND status = 'running'",
+        f" due_at = ?, wake_pending = 0 WHERE lease_owner = ? AND {HELD_SQL}",
         (tx.now_us, runner),
     )
     tx.notices.work_due = True
@@ -600,7 +626,7 @@ def release_runs(tx: Tx, runner: str) -> None:
 def release_run(tx: Tx, run_id: str, fence: int) -> None:
     tx.conn.execute(
         "UPDATE runs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,"
-        " due_at = ?, wake_pending = 0 WHERE id = ? AND fence = ? AND status = 'running'",
+        f" due_at = ?, wake_pending = 0 WHERE id = ? AND fence = ? AND {HELD_SQL}",
         (tx.now_us, run_id, fence),
     )
     tx.notices.work_due = True

@@ -1,0 +1,175 @@
+"""Runs kept in memory through short sleeps ("held"): shown as sleeping, continued without a
+replay, outside the runner's concurrency, cancellable, handed over on stop and after a crash."""
+
+from __future__ import annotations
+
+import os
+import runpy
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import durablex
+
+from .support import eventually, steps_by_id, wait_status
+
+
+def counting_app(passes: list[str], nap: object = "1s") -> durablex.App:
+    """A workflow that notes every pass (code outside steps runs again on each replay)."""
+    app = durablex.App("holds")
+
+    @app.workflow("nap")
+    async def nap_wf(ctx: durablex.Context) -> Any:
+        passes.append(ctx.run_id)
+        a = await ctx.step.run("a", lambda: 1)
+        await ctx.step.sleep("nap", nap)
+        return a + await ctx.step.run("b", lambda: 1)
+
+    return app
+
+
+async def test_a_short_sleep_is_held_shown_sleeping_and_continued_without_a_replay(
+    db: str,
+) -> None:
+    passes: list[str] = []
+    async with (
+        durablex.Runner(counting_app(passes), db=db) as runner,
+        durablex.AsyncClient(db) as client,
+    ):
+        handle = await client.start("nap")
+        await wait_status(client, handle.run_id, "sleeping")
+        assert runner.held_runs == 1 and runner.active_runs == 1
+        run = await client.get_run(handle.run_id)
+        assert steps_by_id(run)["nap"].status == "sleeping"
+        assert await handle.result(timeout=20) == 2
+        assert runner.held_runs == 0
+        run = await client.get_run(handle.run_id)
+    assert passes == [handle.run_id]  # one pass: the workflow was not called again
+    assert [(s.id, s.status) for s in run.steps] == [
+        ("a", "completed"),
+        ("nap", "completed"),
+        ("b", "completed"),
+    ]
+
+
+async def test_with_hold_0_a_sleep_parks_and_the_run_is_replayed(db: str) -> None:
+    passes: list[str] = []
+    async with (
+        durablex.Runner(counting_app(passes, nap="300ms"), db=db, hold=0),
+        durablex.AsyncClient(db) as client,
+    ):
+        handle = await client.start("nap")
+        assert await handle.result(timeout=20) == 2
+    assert passes == [handle.run_id, handle.run_id]
+
+
+async def test_held_runs_leave_their_concurrency_slot_to_other_runs(db: str) -> None:
+    passes: list[str] = []
+    async with (
+        durablex.Runner(counting_app(passes, nap="3s"), db=db, concurrency=1) as runner,
+        durablex.AsyncClient(db) as client,
+    ):
+        handles = [await client.start("nap") for _ in range(3)]
+        # all three sleep at once in memory, although one run at a time may execute
+        await eventually(lambda: _value(runner.held_runs == 3), what="three held runs")
+        assert [await h.result(timeout=30) for h in handles] == [2, 2, 2]
+    assert sorted(passes) == sorted(h.run_id for h in handles)
+
+
+async def test_a_held_run_can_be_cancelled(db: str) -> None:
+    passes: list[str] = []
+    async with (
+        durablex.Runner(counting_app(passes, nap="3s"), db=db) as runner,
+        durablex.AsyncClient(db) as client,
+    ):
+        handle = await client.start("nap")
+        await eventually(lambda: _value(runner.held_runs == 1), what="a held run")
+        await client.cancel(handle.run_id)
+        with pytest.raises(durablex.RunCancelledError):
+            await handle.result(timeout=10)
+        await eventually(lambda: _value(runner.active_runs == 0), what="the pass to end")
+        assert runner.held_runs == 0
+        run = await client.get_run(handle.run_id)
+    assert "b" not in steps_by_id(run)
+
+
+async def test_a_stopping_runner_hands_its_held_runs_to_another(db: str) -> None:
+    passes: list[str] = []
+    app = counting_app(passes, nap="2s")
+    async with durablex.AsyncClient(db) as client:
+        async with durablex.Runner(app, db=db, name="first") as first:
+            handle = await client.start("nap")
+            await eventually(lambda: _value(first.held_runs == 1), what="a held run")
+        # released at once on stop, not kept until its wake-up
+        assert await handle.status() == "queued"
+        async with durablex.Runner(app, db=db, name="second"):
+            assert await handle.result(timeout=20) == 2
+        run = await client.get_run(handle.run_id)
+    assert run.runner == "second" and passes == [handle.run_id, handle.run_id]
+
+
+CRASH_APP = textwrap.dedent(
+    """
+    import os
+    import durablex
+
+    app = durablex.App("held-crash")
+
+    def mark(step):
+        with open(os.environ["EFFECTS"], "a") as fh:
+            fh.write(step + "\\n")
+        return step
+
+    @app.workflow("nap")
+    async def nap(ctx):
+        await ctx.step.run("a", lambda: mark("a"))
+        await ctx.step.sleep("nap", "1s")
+        return await ctx.step.run("b", lambda: mark("b"))
+    """
+)
+
+
+async def test_a_held_run_of_a_killed_runner_continues_on_another(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app_file = tmp_path / "held_crash.py"
+    app_file.write_text(CRASH_APP)
+    effects = tmp_path / "effects.txt"
+    cmd = [sys.executable, "-m", "durablex", "runner", f"{app_file}:app", "--db", db]
+    cmd += ["--name", "doomed", "--lease", "30s"]
+    env = {**os.environ, "EFFECTS": str(effects)}
+    with subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL) as proc:  # noqa: ASYNC220
+        try:
+            async with durablex.AsyncClient(db) as client:
+                await eventually(lambda: _registered(client), what="the runner to register")
+                handle = await client.start("nap", app="held-crash")
+                await wait_status(client, handle.run_id, "sleeping")
+                run = await client.get_run(handle.run_id)
+                assert run.runner == "doomed"
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(10)
+                # the lease was 30 s, but a held run's lease ends with its wake-up (plus a
+                # grace): another runner continues it long before 30 s
+                monkeypatch.setenv("EFFECTS", str(effects))
+                heir_app = runpy.run_path(str(app_file))["app"]
+                async with durablex.Runner(heir_app, db=db, name="heir"):
+                    assert await handle.result(timeout=15) == "b"
+                run = await client.get_run(handle.run_id)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert run.runner == "heir"
+    assert effects.read_text().split() == ["a", "b"]  # "a" never ran again
+
+
+async def _registered(client: durablex.AsyncClient) -> bool:
+    return any(app.name == "held-crash" and app.runners for app in await client.list_apps())
+
+
+async def _value(value: bool) -> bool:
+    return value
