@@ -2,7 +2,8 @@
 
 ``python -m bench.markdown FILE`` prints the raw rates of the run, then one row per measured
 workload (Durablex, then DBOS where the run had ``--vs dbos``), with the ratios to the raw rates
-and to DBOS, rounded as in the document.
+and to DBOS, rounded as in the document. For a before/after file (objects with ``ver`` = base or
+head, ``round`` and the worker's ``line``), it prints the comparison table instead.
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ def num(value: Any) -> str:
 
 def params(line: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in (line.get("params") or {}).items())
+
+
+def system(line: dict[str, Any]) -> str:
+    """The system, with its runner processes when they are not the measuring process."""
+    runners = str(line.get("runners") or "in-process")
+    if line["system"] != "durablex" or runners == "in-process":
+        return str(line["system"])
+    count = runners.split()[0]
+    return f"durablex, {count} runner process{'' if count == '1' else 'es'}"
 
 
 def raw_summary(lines: list[dict[str, Any]]) -> str:
@@ -79,7 +89,7 @@ def rows(lines: list[dict[str, Any]]) -> str:
                 [
                     line["workload"],
                     params(line),
-                    line["system"],
+                    system(line),
                     num(line.get("wall_s")),
                     num(line.get("steps_per_s")),
                     num(line.get("runs_per_s")),
@@ -96,12 +106,56 @@ def rows(lines: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+# the main figure of each workload in a before/after comparison, and whether higher is better
+MAIN_FIGURE = {
+    "seq": ("steps_per_s", "steps/s", True),
+    "fanout": ("steps_per_s", "steps/s", True),
+    "parallel": ("wall_s", "wall s", False),
+    "latency": ("p50_ms", "p50 ms", False),
+    "resume": ("wall_s", "wall s", False),
+    "event": ("wall_s", "wall s, send → last run ended", False),
+    "sleep": ("p99_ms", "p99 wake-up lateness ms", False),
+}
+
+
+def before_after(lines: list[dict[str, Any]]) -> str:
+    """Rows of base / head per round; the last column: the mean over rounds of head/base for a
+    rate, base/head for a time, so > 1 means faster at head."""
+    cells: dict[tuple[str, str], dict[int, dict[str, float]]] = {}
+    for item in lines:
+        line = item["line"]
+        key = (line["workload"], params(line))
+        figure, _, _ = MAIN_FIGURE[line["workload"]]
+        cells.setdefault(key, {}).setdefault(item["round"], {})[item["ver"]] = line[figure]
+    rounds = sorted({item["round"] for item in lines})
+    out = [
+        "| workload | params | figure | "
+        + " | ".join(f"before / after, round {r}" for r in rounds)
+        + " | faster now (mean) |",
+        "|---|---|---|" + "---|" * len(rounds) + "---|",
+    ]
+    for (workload, shown), by_round in cells.items():
+        _, label, higher_better = MAIN_FIGURE[workload]
+        pairs = [by_round[r] for r in rounds if {"base", "head"} <= set(by_round.get(r, {}))]
+        gains = [
+            (p["head"] / p["base"]) if higher_better else (p["base"] / p["head"]) for p in pairs
+        ]
+        shown_pairs = [f"{num(p['base'])} / {num(p['head'])}" for p in pairs]
+        mean = f"{num(sum(gains) / len(gains))}×" if gains else "–"
+        row = [workload, shown, label, *shown_pairs, mean]
+        out.append("| " + " | ".join(row) + " |")
+    return "\n".join(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("file", help="a JSON-lines file written by python -m bench --out")
     args = parser.parse_args()
     with open(args.file) as fh:
         lines = [json.loads(text) for text in fh if text.strip()]
+    if lines and "ver" in lines[0]:
+        print(before_after(lines))
+        return
     print(raw_summary(lines))
     print()
     print(rows(lines))

@@ -211,3 +211,5 @@ def test_runner_processes_refuse_bad_options_before_starting_any(tmp_path: Path)
     assert result.exit_code == 1 and "lease must be at least 500ms" in result.output
     result = CliRunner().invoke(main, ["runner", f"{app_file}:app", "--processes", "0"])
     assert result.exit_code == 2 and "--processes" in result.output
+    result = CliRunner().invoke(main, ["runner", f"{app_file}:app", "--hold", "soon"])
+    assert result.exit_code == 1 and "invalid duration 'soon' for hold" in result.output

@@ -22,10 +22,16 @@ POLL = 0.2
 
 
 def child_command(
-    target: str, db: str | None, name: str | None, concurrency: int, lease: str, index: int
+    target: str,
+    db: str | None,
+    name: str | None,
+    concurrency: int,
+    lease: str,
+    hold: str,
+    index: int,
 ) -> list[str]:
     cmd = [sys.executable, "-m", "durablex", "runner", target]
-    cmd += ["--concurrency", str(concurrency), "--lease", lease]
+    cmd += ["--concurrency", str(concurrency), "--lease", lease, "--hold", hold]
     if db is not None:
         cmd += ["--db", db]
     if name is not None:

@@ -241,7 +241,7 @@ class Runner:
                         journals = await self.store.load_journals(resumed) if resumed else {}
                         for run in claimed:
                             self._launch(run, journals.get(run.id, []))
-                        if self._gather_after(len(claimed), limit):
+                        if self._gather_after(len(claimed)):
                             await asyncio.sleep(CLAIM_GATHER)
                         continue
                     due = await self.store.next_due_us(apps, self.name)
@@ -257,12 +257,13 @@ class Runner:
                 log.exception("runner %s: claim loop error; retrying", self.name)
                 await asyncio.sleep(0.5)
 
-    def _gather_after(self, claimed: int, limit: int) -> bool:
+    def _gather_after(self, claimed: int) -> bool:
         """Pause before the next claim? After a full share when other runners are live, so that
-        they claim theirs; after a partial claim while many passes run, so that the runs coming
-        due as they end are claimed together. Not with few passes running: a run started then
-        (one request waiting for its result) is claimed at once."""
-        if claimed >= limit:
+        they claim theirs; after a smaller claim (fewer due, or few free slots) while many
+        passes run, so that the runs coming due and the slots freed as they end are claimed
+        together. Not with few passes running: a run started then (one request waiting for its
+        result) is claimed at once."""
+        if claimed >= self._claim_share:
             return self._claim_share < CLAIM_BATCH
         return len(self._active) >= GATHER_MIN_ACTIVE
 

@@ -19,10 +19,15 @@ DEFAULT_PORT = 8233
 
 
 def make_runner(
-    apps: list[App], db: str | None, name: str | None, concurrency: int = 1000, lease: str = "30s"
+    apps: list[App],
+    db: str | None,
+    name: str | None,
+    concurrency: int = 1000,
+    lease: str = "30s",
+    hold: str = "5s",
 ) -> Runner:
     try:
-        return Runner(*apps, db=db, name=name, concurrency=concurrency, lease=lease)
+        return Runner(*apps, db=db, name=name, concurrency=concurrency, lease=lease, hold=hold)
     except (ValueError, TypeError, StoreError) as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -88,6 +93,12 @@ def dev(
 @click.option("--concurrency", default=1000, show_default=True, help="Runs in flight at once.")
 @click.option("--lease", default="30s", show_default=True, help="Lease duration.")
 @click.option(
+    "--hold",
+    default="5s",
+    show_default=True,
+    help="Keep runs in memory through sleeps due within this long (0s: park at every pause).",
+)
+@click.option(
     "--processes",
     default=1,
     show_default=True,
@@ -96,15 +107,22 @@ def dev(
     "with --name, each is named NAME-0, NAME-1, ...",
 )
 def runner(
-    target: str, db: str | None, name: str | None, concurrency: int, lease: str, processes: int
+    target: str,
+    db: str | None,
+    name: str | None,
+    concurrency: int,
+    lease: str,
+    hold: str,
+    processes: int,
 ) -> None:
     """Run the app(s) of TARGET (path/file.py:app or package.module:app)."""
     apps = load_all((target,))
-    instance = make_runner(apps, db, name, concurrency, lease)
+    instance = make_runner(apps, db, name, concurrency, lease, hold)
     if processes > 1:
         # the options were checked above, in this process: a child cannot fail on them
         commands = [
-            child_command(target, db, name, concurrency, lease, index) for index in range(processes)
+            child_command(target, db, name, concurrency, lease, hold, index)
+            for index in range(processes)
         ]
         sys.exit(supervise(commands))
     echo(f"durablex runner {instance.name} on {instance.store.url}", err=True)
