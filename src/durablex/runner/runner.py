@@ -18,6 +18,7 @@ from durablex.core.durations import parse_duration
 from durablex.core.serialization import DEFAULT_MAX_BYTES
 from durablex.core.times import us_to_datetime
 from durablex.records import Event
+from durablex.runner import collector
 from durablex.runner.threads import StepThreads
 from durablex.runtime import branches
 from durablex.runtime.context import Context, Steps
@@ -152,6 +153,21 @@ class Runner:
         self._kick = asyncio.Event()
         branches.install(asyncio.get_running_loop())
         self._executor = StepThreads(self._threads, name="durablex-step")
+        collector.acquire()
+        try:
+            await self._open_and_register()
+        except BaseException:
+            collector.release()
+            self._stopped = True
+            raise
+        self._tasks = [
+            asyncio.create_task(self._claim_loop(), name="durablex-claim"),
+            asyncio.create_task(self._lease_loop(), name="durablex-lease"),
+            asyncio.create_task(self._cancel_loop(), name="durablex-cancel"),
+        ]
+        log.info("runner %s serving %s on %s", self.name, sorted(self.apps), self.store.url)
+
+    async def _open_and_register(self) -> None:
         await self.store.open()
         self.store.listen_for(work=True, terminal=False)
         workflows = [
@@ -162,12 +178,6 @@ class Runner:
         await self.store.register_runner(
             self.name, socket.gethostname(), os.getpid(), sorted(self.apps), workflows
         )
-        self._tasks = [
-            asyncio.create_task(self._claim_loop(), name="durablex-claim"),
-            asyncio.create_task(self._lease_loop(), name="durablex-lease"),
-            asyncio.create_task(self._cancel_loop(), name="durablex-cancel"),
-        ]
-        log.info("runner %s serving %s on %s", self.name, sorted(self.apps), self.store.url)
 
     async def stop(self) -> None:
         """Stop claiming, let running passes finish for ``grace`` seconds, release the rest."""
@@ -202,6 +212,7 @@ class Runner:
             await self.store.release_runs(self.name)
             await self.store.runner_stopped(self.name)
         finally:
+            collector.release()
             await self.store.close()
             if self._executor is not None:
                 self._executor.shutdown(wait=False, cancel_futures=True)
