@@ -70,7 +70,7 @@ def test_default_rng_jitters() -> None:
 def test_bounds(retry: int, base: float, maximum: float, seed: int) -> None:
     delay = backoff_ms(retry, base_ms=base, max_ms=maximum, rng=random.Random(seed))
     assert 0 <= delay <= maximum
-    nominal = min(base * 2.0 ** min(retry - 1, 1000), maximum)
+    nominal = min(base * 2.0 ** min(retry - 1, 1023), maximum)
     assert nominal * 0.8 - 1e-6 <= delay <= nominal * 1.2 + 1e-6
 
 
