@@ -173,3 +173,20 @@ async def _registered(client: durablex.AsyncClient) -> bool:
 
 async def _value(value: bool) -> bool:
     return value
+
+
+async def test_runs_are_not_held_while_another_runner_serves_the_app(db: str) -> None:
+    """With another live runner a held run could be taken over when its resume commits late;
+    so runs are parked (and replayed) instead."""
+    passes: list[str] = []
+    app = counting_app(passes, nap="500ms")
+    async with (
+        durablex.Runner(app, db=db, name="one") as one,
+        durablex.Runner(app, db=db, name="two") as two,
+        durablex.AsyncClient(db) as client,
+    ):
+        handle = await client.start("nap")
+        await wait_status(client, handle.run_id, "sleeping")
+        assert one.held_runs == 0 and two.held_runs == 0
+        assert await handle.result(timeout=20) == 2
+    assert passes == [handle.run_id, handle.run_id]

@@ -285,6 +285,7 @@ class Runner:
             self._share_read_at = loop.time()
             live = max(1, await self.store.live_runners(apps))
             self._claim_share = max(CLAIM_SHARE_MIN, CLAIM_BATCH // live)
+            self._holds.alone = live == 1
         return self._claim_share
 
     async def _wait(self, due: int | None, now: int, has_room: bool) -> None:

@@ -4,6 +4,11 @@ A pass whose run would park on sleeps due within ``window_us`` keeps the workflo
 instead: the run shows ``sleeping`` and the runner keeps its lease until the wake-up plus a
 grace, so the run continues without a claim, a journal read and a replay. Held runs do not
 count against the runner's ``concurrency`` (they execute nothing); at most ``limit`` are held.
+
+Runs are held only while this runner is the only live runner of its apps (``alone``): with
+others, a held run whose resume commits more than the grace after its wake-up (a saturated
+machine, a slow database) is claimed by another runner and replayed, which is worse than not
+holding (measured on PostgreSQL with two runner processes: p99 lateness 1.05 s against 22 ms).
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ class Holds:
         self.window_us = window_us
         self.limit = limit
         self.run_ids: set[str] = set()
+        self.alone = True
         self._on_release = on_release
 
     def take(self, run_id: str) -> bool:
         """Count ``run_id`` as held, if the budget allows; its slot of ``concurrency`` frees."""
-        if len(self.run_ids) >= self.limit:
+        if not self.alone or len(self.run_ids) >= self.limit:
             return False
         self.run_ids.add(run_id)
         self._on_release()
