@@ -170,9 +170,10 @@ class RunPass:
         holds = self.holds
         if holds is None or not holds.window_us or self._lost_write is not None:
             return False
-        if any(kind != "sleep" or due is None for kind, due in self.parked.values()):
+        dues = [due for kind, due in self.parked.values() if kind == "sleep" and due is not None]
+        if len(dues) < len(self.parked):  # a wait or a child can wake it only through the store
             return False
-        due = min(due for _, due in self.parked.values() if due is not None)
+        due = min(dues)
         if due - self.now_us() > holds.window_us or not holds.take(self.run_id):
             return False
         try:
@@ -193,9 +194,7 @@ class RunPass:
         ahead of every later write of the pass, so it commits first; the step goes on at once
         (the run is still leased to this runner until its wake-up plus the grace)."""
         if self._held:
-            self._held = False
-            if self.holds is not None:
-                self.holds.give(self.run_id)
+            self._drop_hold()
             self._lazy_write(self.store.resume_held_nowait(self.run_id, self.fence, self.lease_us))
 
     def _drop_hold(self) -> None:
