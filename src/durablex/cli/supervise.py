@@ -12,8 +12,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import FrameType
+from typing import Any
 
 from durablex.cli.output import echo
 
@@ -21,21 +22,16 @@ RESTART_DELAY = 1.0
 POLL = 0.2
 
 
-def child_command(
-    target: str,
-    db: str | None,
-    name: str | None,
-    concurrency: int,
-    lease: str,
-    hold: str,
-    index: int,
-) -> list[str]:
-    cmd = [sys.executable, "-m", "durablex", "runner", target]
-    cmd += ["--concurrency", str(concurrency), "--lease", lease, "--hold", hold]
-    if db is not None:
-        cmd += ["--db", db]
-    if name is not None:
-        cmd += ["--name", f"{name}-{index}"]
+def child_command(params: Mapping[str, Any], index: int) -> list[str]:
+    """``durablex runner`` with the parent's own options (``params`` as click parsed them), as
+    one process: every option is passed on, and ``--name NAME`` becomes ``NAME-<index>``."""
+    cmd = [sys.executable, "-m", "durablex", "runner", str(params["target"])]
+    for option, value in params.items():
+        if option in ("target", "processes") or value is None:
+            continue
+        if option == "name":
+            value = f"{value}-{index}"
+        cmd += [f"--{option.replace('_', '-')}", str(value)]
     return cmd
 
 

@@ -120,10 +120,8 @@ def runner(
     instance = make_runner(apps, db, name, concurrency, lease, hold)
     if processes > 1:
         # the options were checked above, in this process: a child cannot fail on them
-        commands = [
-            child_command(target, db, name, concurrency, lease, hold, index)
-            for index in range(processes)
-        ]
+        params = click.get_current_context().params
+        commands = [child_command(params, index) for index in range(processes)]
         sys.exit(supervise(commands))
     echo(f"durablex runner {instance.name} on {instance.store.url}", err=True)
     try:
