@@ -7,7 +7,10 @@ the commit is one fsync however many runs contributed to it.
 
 In ``inline`` mode (runners) the flush runs on the event loop: SQLite has a single writer, the
 fsync releases the GIL, and the loop has nothing better to do than to prepare the next batch.
-Otherwise (clients inside someone else's loop) the flush runs on one worker thread.
+It never waits there for another connection's write lock (the store's writer has no busy
+timeout then): a batch that finds the lock taken is retried a few ms later, and the loop runs
+its timers and steps meanwhile. Otherwise (clients inside someone else's loop) the flush runs
+on one worker thread.
 """
 
 from __future__ import annotations
@@ -24,7 +27,14 @@ from durablex.store.notify import Notices
 T = TypeVar("T")
 
 LAZY_FLUSH_DELAY = 0.05
+# A batch that finds the write lock taken is retried after 1 ms, doubling up to this. Inline
+# (a runner's loop), the writer does not wait for the lock at all, so it asks again sooner.
 BUSY_RETRY_MAX = 0.05
+INLINE_BUSY_RETRY_MAX = 0.004
+# One transaction takes at most this many queued writes; the rest commit in the next one. A
+# batch of 2,000 held the write lock (and, inline, the loop) for 60-360 ms here, which every
+# other writer and every timer of the runner's loop waited out (docs/performance.md).
+MAX_BATCH_WRITES = 256
 
 
 class Tx:
@@ -173,8 +183,8 @@ class GroupCommitter:
         self._handle = None
         if self._running or not self._queue:
             return
-        batch, self._queue = self._queue, []
-        self._urgent = False
+        batch, self._queue = self._queue[:MAX_BATCH_WRITES], self._queue[MAX_BATCH_WRITES:]
+        self._urgent = bool(self._queue)
         sync = self._fsync and self._needs_fsync
         self._needs_fsync = False
         self._batch_sync = sync
@@ -198,7 +208,9 @@ class GroupCommitter:
         if isinstance(outcome, _Busy):
             self._queue[:0] = batch
             self._needs_fsync = self._needs_fsync or self._batch_sync
-            self._busy_delay = min(self._busy_delay * 2, BUSY_RETRY_MAX)
+            self._busy_delay = min(
+                self._busy_delay * 2, INLINE_BUSY_RETRY_MAX if self._inline else BUSY_RETRY_MAX
+            )
             self._schedule(self._busy_delay)
             return
         self._busy_delay = 0.001

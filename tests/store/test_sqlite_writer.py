@@ -1,0 +1,65 @@
+"""The SQLite writer of a runner's store: it never blocks the event loop waiting for another
+connection's write lock, and it commits a burst of writes in bounded transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sqlite3
+from pathlib import Path
+
+from durablex.store.sqlite.committer import MAX_BATCH_WRITES
+from durablex.store.sqlite.store import SqliteStore
+
+from .helpers import APP, register
+
+
+async def test_a_runner_store_keeps_its_loop_running_while_another_writer_holds_the_lock(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "x.db", inline=True)
+    await store.open()
+    other = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
+    try:
+        await register(store, ("wf", ()))
+        other.execute("BEGIN IMMEDIATE")  # another process's long write transaction
+        start = asyncio.ensure_future(store.start_run(APP, "wf", None))
+        loop = asyncio.get_running_loop()
+        ticks = [loop.time()]
+        while loop.time() - ticks[0] < 0.3:
+            await asyncio.sleep(0.001)
+            ticks.append(loop.time())
+        assert not start.done()  # it waits for the lock...
+        gaps = [b - a for a, b in itertools.pairwise(ticks)]
+        # ...without blocking the loop (a busy wait in SQLite would stall it 20 ms at a time)
+        assert max(gaps) < 0.015, max(gaps)
+        other.execute("COMMIT")
+        run_id = await asyncio.wait_for(start, 5)
+        assert (await store.get_run(run_id)).status == "queued"
+    finally:
+        other.close()
+        await store.close()
+
+
+async def test_a_burst_of_writes_commits_in_bounded_transactions_letting_the_loop_run_between(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "x.db", inline=True)
+    await store.open()
+    try:
+        await register(store, ("wf", ()))
+        total = 3 * MAX_BATCH_WRITES + 10
+        starts = [asyncio.ensure_future(store.start_run(APP, "wf", None)) for _ in range(total)]
+        seen: list[int] = []  # how many starts were committed at each turn of the loop
+        while len(seen) < 1000 and (not seen or seen[-1] < total):
+            await asyncio.sleep(0)
+            seen.append(sum(f.done() for f in starts))
+        assert seen[-1] == total
+        steps = [b - a for a, b in itertools.pairwise([0, *seen]) if b != a]
+        assert len(steps) >= 4 and max(steps) <= MAX_BATCH_WRITES, steps
+        run_ids = {f.result() for f in starts}
+        assert len(run_ids) == total
+        with sqlite3.connect(tmp_path / "x.db") as check:
+            assert check.execute("SELECT count(*) FROM runs").fetchone() == (total,)
+    finally:
+        await store.close()
