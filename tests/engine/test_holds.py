@@ -3,18 +3,22 @@ replay, outside the runner's concurrency, cancellable, handed over on stop and a
 
 from __future__ import annotations
 
+import asyncio
 import os
 import runpy
 import signal
 import subprocess
 import sys
 import textwrap
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import durablex
+from durablex.runner.runner import WAKE_CLAIM_LIMIT
+from durablex.runtime.holds import Holds
 
 from .support import eventually, steps_by_id, wait_status
 
@@ -190,3 +194,59 @@ async def test_runs_are_not_held_while_another_runner_serves_the_app(db: str) ->
         assert one.held_runs == 0 and two.held_runs == 0
         assert await handle.result(timeout=20) == 2
     assert passes == [handle.run_id, handle.run_id]
+
+
+def wake_guard_app() -> durablex.App:
+    app = durablex.App("guard")
+
+    @app.workflow("nap")
+    async def nap_wf(ctx: durablex.Context) -> Any:
+        await ctx.step.run("a", lambda: 1)
+        await ctx.step.sleep("nap", ctx.event.data["ms"])
+        return await ctx.step.run("b", lambda: 1)
+
+    @app.workflow("quick")
+    async def quick_wf(ctx: durablex.Context) -> Any:
+        return await ctx.step.run("a", lambda: 1)
+
+    return app
+
+
+async def test_runs_are_claimed_a_few_at_a_time_while_held_runs_are_about_to_wake(
+    db: str,
+) -> None:
+    """A claim starts the first steps of all its runs in one turn of the loop; while held runs
+    wake within the guard, claims stay small so that the wake-ups need not wait for them."""
+    async with (
+        durablex.Runner(wake_guard_app(), db=db) as runner,
+        durablex.AsyncClient(db) as client,
+    ):
+        # held runs waking every 100 ms from 0.2 s to 3.2 s: a wake-up is always near
+        naps = await asyncio.gather(
+            *(client.start("nap", {"ms": 200 + 100 * i}) for i in range(31))
+        )
+        await eventually(lambda: _value(runner.held_runs >= 20), what="20 held runs")
+        quick = await asyncio.gather(*(client.start("quick") for _ in range(200)))
+        assert [await h.result(timeout=30) for h in quick] == [1] * 200
+        claims = Counter([(await client.get_run(h.run_id)).started_at for h in quick])
+        assert [await h.result(timeout=30) for h in naps] == [1] * 31
+    assert max(claims.values()) <= WAKE_CLAIM_LIMIT, claims.most_common(3)
+
+
+def test_holds_know_the_earliest_wake_up_of_the_runs_they_hold() -> None:
+    released: list[int] = []
+    holds = Holds(5_000_000, limit=3, on_release=lambda: released.append(1))
+    assert holds.next_due_us() is None
+    assert holds.take("a", 300) and holds.take("b", 100) and holds.take("c", 200)
+    assert not holds.take("d", 50)  # over the limit: not held, not counted
+    assert holds.next_due_us() == 100 and len(released) == 3
+    holds.give("b")
+    assert holds.next_due_us() == 200
+    holds.give("c")
+    assert holds.take("c", 400)  # held again, for a later sleep
+    assert holds.next_due_us() == 300
+    holds.give("a")
+    holds.give("c")
+    assert holds.next_due_us() is None and not holds.run_ids
+    holds.alone = False
+    assert not holds.take("e", 10)  # another runner serves the app: nothing is held

@@ -45,6 +45,11 @@ GATHER_MIN_ACTIVE = 16
 CLAIM_AHEAD_US = 100_000
 # At most this many runs are held in memory through short sleeps (see Runner(hold=)).
 MAX_HELD = 10_000
+# While a held run wakes within WAKE_GUARD_US, a claim takes at most WAKE_CLAIM_LIMIT runs: the
+# first steps of a claim of 500 keep the loop busy for 100-150 ms here, and a wake-up due then
+# waits for them (sleep R=10,000 p99 lateness 150 -> 82 ms; docs/performance.md).
+WAKE_GUARD_US = 300_000
+WAKE_CLAIM_LIMIT = 32
 IDLE_POLL = 1.0
 UNCLAIMABLE_RETRY_US = 10_000
 CANCEL_POLL = 0.25
@@ -242,7 +247,7 @@ class Runner:
                 due = await self.store.next_due_us(apps, self.name)
                 now = self.clock.now_us()
                 if free > 0 and due is not None and due <= now + self._ahead_us:
-                    limit = min(free, await self._share(apps))
+                    limit = self._yield_to_wakeups(min(free, await self._share(apps)), now)
                     claimed = await self.store.claim(
                         self.name, apps, limit, self.lease_us, self._ahead_us
                     )
@@ -277,6 +282,14 @@ class Runner:
         if claimed >= self._claim_share:
             return self._claim_share < CLAIM_BATCH
         return len(self._active) >= GATHER_MIN_ACTIVE
+
+    def _yield_to_wakeups(self, limit: int, now: int) -> int:
+        """Claim only a few runs while held runs are about to wake: a claim starts its passes
+        in one turn of the loop, and a large one would delay every wake-up behind it."""
+        due = self._holds.next_due_us()
+        if due is not None and due - now <= WAKE_GUARD_US:
+            return min(limit, WAKE_CLAIM_LIMIT)
+        return limit
 
     async def _share(self, apps: list[str]) -> int:
         """This runner's share of a claim: CLAIM_BATCH split among the live runners. The same

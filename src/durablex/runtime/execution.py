@@ -174,7 +174,7 @@ class RunPass:
         if len(dues) < len(self.parked):  # a wait or a child can wake it only through the store
             return False
         due = min(dues)
-        if due - self.now_us() > holds.window_us or not holds.take(self.run_id):
+        if due - self.now_us() > holds.window_us or not holds.take(self.run_id, due):
             return False
         try:
             held = await self._guard(

@@ -13,6 +13,7 @@ holding (measured on PostgreSQL with two runner processes: p99 lateness 1.05 s a
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 
 # A held run's lease ends this long after its wake-up: if its runner died (or is too busy to
@@ -25,17 +26,29 @@ class Holds:
     def __init__(self, window_us: int, limit: int, on_release: Callable[[], None]) -> None:
         self.window_us = window_us
         self.limit = limit
-        self.run_ids: set[str] = set()
+        self.run_ids: dict[str, int] = {}  # run id -> its wake-up (µs)
         self.alone = True
         self._on_release = on_release
+        self._dues: list[tuple[int, str]] = []  # a heap; entries of runs no longer held linger
 
-    def take(self, run_id: str) -> bool:
-        """Count ``run_id`` as held, if the budget allows; its slot of ``concurrency`` frees."""
+    def take(self, run_id: str, due_us: int) -> bool:
+        """Count ``run_id`` as held until ``due_us``, if the budget allows; its slot of
+        ``concurrency`` frees."""
         if not self.alone or len(self.run_ids) >= self.limit:
             return False
-        self.run_ids.add(run_id)
+        self.run_ids[run_id] = due_us
+        heapq.heappush(self._dues, (due_us, run_id))
         self._on_release()
         return True
 
     def give(self, run_id: str) -> None:
-        self.run_ids.discard(run_id)
+        self.run_ids.pop(run_id, None)
+        if not self.run_ids:
+            self._dues.clear()
+
+    def next_due_us(self) -> int | None:
+        """The earliest wake-up of a run still held."""
+        dues = self._dues
+        while dues and self.run_ids.get(dues[0][1]) != dues[0][0]:
+            heapq.heappop(dues)
+        return dues[0][0] if dues else None
