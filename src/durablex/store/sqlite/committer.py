@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -31,10 +32,12 @@ LAZY_FLUSH_DELAY = 0.05
 # (a runner's loop), the writer does not wait for the lock at all, so it asks again sooner.
 BUSY_RETRY_MAX = 0.05
 INLINE_BUSY_RETRY_MAX = 0.004
-# One transaction takes at most this many queued writes; the rest commit in the next one. A
-# batch of 2,000 held the write lock (and, inline, the loop) for 60-360 ms here, which every
-# other writer and every timer of the runner's loop waited out (docs/performance.md).
-MAX_BATCH_WRITES = 256
+# A transaction stops taking queued writes once it has run this long; the rest commit in the
+# next one, after the loop's other callbacks. A batch of 2,000 starts held the write lock (and,
+# inline, the loop) for 60-360 ms here, which every other writer and every timer of a runner
+# waited out. A cap by count instead (256 writes) cost fanout 10-25 %: a step record is far
+# cheaper than a start (docs/performance.md).
+TX_TIME_BUDGET = 0.010
 
 
 class Tx:
@@ -183,8 +186,8 @@ class GroupCommitter:
         self._handle = None
         if self._running or not self._queue:
             return
-        batch, self._queue = self._queue[:MAX_BATCH_WRITES], self._queue[MAX_BATCH_WRITES:]
-        self._urgent = bool(self._queue)
+        batch, self._queue = self._queue, []
+        self._urgent = False
         sync = self._fsync and self._needs_fsync
         self._needs_fsync = False
         self._batch_sync = sync
@@ -220,7 +223,12 @@ class GroupCommitter:
                     future.set_exception(outcome.error)
         else:
             results, notices = outcome
-            for (_, future), (ok, value) in zip(batch, results, strict=True):
+            rest = batch[len(results) :]
+            if rest:  # over the time budget: next, after the loop's other callbacks
+                self._queue[:0] = rest
+                self._needs_fsync = self._needs_fsync or self._batch_sync
+                self._urgent = True
+            for (_, future), (ok, value) in zip(batch, results, strict=False):
                 if future is None or future.done():
                     continue
                 if ok:
@@ -292,8 +300,11 @@ def _run_transaction(
     tx = Tx(conn, now_us())
     results: list[tuple[bool, Any]] = []
     single = len(batch) == 1
+    deadline = time.perf_counter() + TX_TIME_BUDGET
     try:
         for write, _ in batch:
+            if results and time.perf_counter() > deadline:
+                break  # the rest go into the next transaction
             # a write alone in its transaction, or one that refuses before it changes
             # anything, needs no savepoint to be undone on its own
             isolated = not single and not write.checks_first
