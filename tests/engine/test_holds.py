@@ -18,7 +18,7 @@ import pytest
 
 import durablex
 from durablex.runner.runner import WAKE_CLAIM_LIMIT
-from durablex.runtime.holds import Holds
+from durablex.runtime.holds import HOLD_GRACE_SHARED_US, HOLD_GRACE_US, Holds
 
 from .support import eventually, steps_by_id, wait_status
 
@@ -179,9 +179,7 @@ async def _value(value: bool) -> bool:
     return value
 
 
-async def test_runs_are_not_held_while_another_runner_serves_the_app(db: str) -> None:
-    """With another live runner a held run could be taken over when its resume commits late;
-    so runs are parked (and replayed) instead."""
+async def test_runs_are_held_while_another_runner_serves_the_app(db: str) -> None:
     passes: list[str] = []
     app = counting_app(passes, nap="500ms")
     async with (
@@ -191,9 +189,60 @@ async def test_runs_are_not_held_while_another_runner_serves_the_app(db: str) ->
     ):
         handle = await client.start("nap")
         await wait_status(client, handle.run_id, "sleeping")
-        assert one.held_runs == 0 and two.held_runs == 0
+        assert one.held_runs + two.held_runs == 1
         assert await handle.result(timeout=20) == 2
-    assert passes == [handle.run_id, handle.run_id]
+    assert passes == [handle.run_id]  # held, not replayed
+
+
+async def test_with_another_live_runner_a_killed_runners_held_run_continues_after_the_shared_grace(
+    db: str, tmp_path: Path
+) -> None:
+    """The other runner takes the held run over only HOLD_GRACE_SHARED_US after its wake-up
+    (not after the 1 s of a runner alone, which a busy runner could miss), and well before the
+    30 s lease."""
+    app_file = tmp_path / "held_crash.py"
+    app_file.write_text(CRASH_APP)
+    effects = tmp_path / "effects.txt"
+    env = {**os.environ, "EFFECTS": str(effects)}
+
+    def runner(name: str) -> subprocess.Popen[bytes]:
+        cmd = [sys.executable, "-m", "durablex", "runner", f"{app_file}:app", "--db", db]
+        cmd += ["--name", name, "--lease", "30s"]
+        return subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
+
+    heir = runner("heir")
+    doomed: subprocess.Popen[bytes] | None = None
+    try:
+        async with durablex.AsyncClient(db) as client:
+            await eventually(lambda: _registered(client), what="the heir to register")
+            heir.send_signal(signal.SIGSTOP)  # live (its heartbeat is recent) but claims nothing
+            doomed = runner("doomed")
+            await eventually(lambda: _runners(client, 2), what="the second runner")
+            handle = await client.start("nap", app="held-crash")
+            await wait_status(client, handle.run_id, "sleeping")
+            slept = steps_by_id(await client.get_run(handle.run_id))["nap"]
+            assert slept.wake_at is not None
+            doomed.send_signal(signal.SIGKILL)
+            doomed.wait(10)
+            heir.send_signal(signal.SIGCONT)
+            assert await handle.result(timeout=30) == "b"
+            run = await client.get_run(handle.run_id)
+    finally:
+        for proc in (heir, doomed):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.kill()
+                proc.wait(10)
+    assert run.runner == "heir"
+    assert effects.read_text().split() == ["a", "b"]  # "a" never ran again
+    resumed = steps_by_id(run)["b"].started_at
+    assert resumed is not None
+    assert (resumed - slept.wake_at).total_seconds() >= HOLD_GRACE_SHARED_US / 1e6
+
+
+async def _runners(client: durablex.AsyncClient, n: int) -> bool:
+    apps = [app for app in await client.list_apps() if app.name == "held-crash"]
+    return bool(apps) and len(apps[0].runners) >= n
 
 
 def wake_guard_app() -> durablex.App:
@@ -248,5 +297,6 @@ def test_holds_know_the_earliest_wake_up_of_the_runs_they_hold() -> None:
     holds.give("a")
     holds.give("c")
     assert holds.next_due_us() is None and not holds.run_ids
-    holds.alone = False
-    assert not holds.take("e", 10)  # another runner serves the app: nothing is held
+    assert holds.grace_us == HOLD_GRACE_US
+    holds.alone = False  # another runner serves the app: a held run's lease lasts longer
+    assert holds.grace_us == HOLD_GRACE_SHARED_US > HOLD_GRACE_US

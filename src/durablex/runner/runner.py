@@ -293,7 +293,7 @@ class Runner:
 
     async def _share(self, apps: list[str]) -> int:
         """This runner's share of a claim: CLAIM_BATCH split among the live runners. The same
-        count decides whether it may hold runs (only when it is alone: runtime.holds)."""
+        count decides how long it keeps a held run's lease after the wake-up (runtime.holds)."""
         loop = asyncio.get_running_loop()
         if self._share_read_at is None or loop.time() - self._share_read_at >= LIVE_RUNNERS_REFRESH:
             self._share_read_at = loop.time()

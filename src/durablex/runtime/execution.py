@@ -37,7 +37,7 @@ from durablex.errors import (
 )
 from durablex.runtime import branches
 from durablex.runtime.failures import error_dict, step_failure
-from durablex.runtime.holds import HOLD_GRACE_US, Holds
+from durablex.runtime.holds import Holds
 from durablex.runtime.signals import PassAborted, PassClosed
 from durablex.store.base import (
     AttemptWrite,
@@ -178,7 +178,7 @@ class RunPass:
             return False
         try:
             held = await self._guard(
-                self.store.hold_run(self.run_id, self.fence, due + HOLD_GRACE_US)
+                self.store.hold_run(self.run_id, self.fence, due + holds.grace_us)
             )
         except BaseException:
             holds.give(self.run_id)

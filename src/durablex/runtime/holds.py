@@ -5,10 +5,13 @@ instead: the run shows ``sleeping`` and the runner keeps its lease until the wak
 grace, so the run continues without a claim, a journal read and a replay. Held runs do not
 count against the runner's ``concurrency`` (they execute nothing); at most ``limit`` are held.
 
-Runs are held only while this runner is the only live runner of its apps (``alone``): with
-others, a held run whose resume commits more than the grace after its wake-up (a saturated
-machine, a slow database) is claimed by another runner and replayed, which is worse than not
-holding (measured on PostgreSQL with two runner processes: p99 lateness 1.05 s against 22 ms).
+The grace is how late a held run may resume before another runner takes it over and replays
+it. Alone, a runner gets ``HOLD_GRACE_US``: nobody else could take the run over sooner. With
+other live runners of its apps (``alone`` False) it gets ``HOLD_GRACE_SHARED_US``: a saturated
+runner resumes held runs late, and with a 1 s grace the other runner took half of them over
+and replayed them (PostgreSQL, two runner processes: p99 lateness 1.05 s against 22 ms without
+holds). A crash then delays the held runs of the dead runner by up to that grace, against the
+lease (30 s by default) that its running runs wait out.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Callable
 # resume it by then), another runner claims it then and replays it. This bounds how late a
 # held run wakes after a crash; it must exceed the runner's claim-ahead window (100 ms).
 HOLD_GRACE_US = 1_000_000
+HOLD_GRACE_SHARED_US = 5_000_000
 
 
 class Holds:
@@ -34,7 +38,7 @@ class Holds:
     def take(self, run_id: str, due_us: int) -> bool:
         """Count ``run_id`` as held until ``due_us``, if the budget allows; its slot of
         ``concurrency`` frees."""
-        if not self.alone or len(self.run_ids) >= self.limit:
+        if len(self.run_ids) >= self.limit:
             return False
         self.run_ids[run_id] = due_us
         heapq.heappush(self._dues, (due_us, run_id))
@@ -45,6 +49,11 @@ class Holds:
         self.run_ids.pop(run_id, None)
         if not self.run_ids:
             self._dues.clear()
+
+    @property
+    def grace_us(self) -> int:
+        """How long after its wake-up a held run stays leased to this runner."""
+        return HOLD_GRACE_US if self.alone else HOLD_GRACE_SHARED_US
 
     def next_due_us(self) -> int | None:
         """The earliest wake-up of a run still held."""
