@@ -115,6 +115,7 @@ class Runner:
         self.max_payload_bytes = max_payload_bytes
         self.grace = grace
         self.store: Store = open_store(db, clock=self.clock, inline=True, durability=durability)
+        self._holds.beside_others = self.store.holds_beside_others
         self._threads = threads or min(64, concurrency)
         self._executor: StepThreads | None = None
         self._active: dict[str, asyncio.Task[None]] = {}

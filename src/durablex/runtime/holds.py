@@ -11,7 +11,8 @@ other live runners of its apps (``alone`` False) it gets ``HOLD_GRACE_SHARED_US`
 runner resumes held runs late, and with a 1 s grace the other runner took half of them over
 and replayed them (PostgreSQL, two runner processes: p99 lateness 1.05 s against 22 ms without
 holds). A crash then delays the held runs of the dead runner by up to that grace, against the
-lease (30 s by default) that its running runs wait out.
+lease (30 s by default) that its running runs wait out. A store whose commits can lag past that
+grace under load (PostgreSQL: ``holds_beside_others`` False) gets no holds beside others.
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ class Holds:
         self.limit = limit
         self.run_ids: dict[str, int] = {}  # run id -> its wake-up (µs)
         self.alone = True
+        self.beside_others = True  # may hold while not alone (the store says)
         self._on_release = on_release
         self._dues: list[tuple[int, str]] = []  # a heap; entries of runs no longer held linger
 
     def take(self, run_id: str, due_us: int) -> bool:
-        """Count ``run_id`` as held until ``due_us``, if the budget allows; its slot of
-        ``concurrency`` frees."""
-        if len(self.run_ids) >= self.limit:
+        """Count ``run_id`` as held until ``due_us``, if the budget allows (and, with other
+        runners live, the store lets it); its slot of ``concurrency`` frees."""
+        if len(self.run_ids) >= self.limit or not (self.alone or self.beside_others):
             return False
         self.run_ids[run_id] = due_us
         heapq.heappush(self._dues, (due_us, run_id))

@@ -136,6 +136,9 @@ class Store(Protocol):
     """What every backend implements. Times are epoch microseconds (UTC)."""
 
     url: str
+    # May a runner hold runs (durablex.runtime.holds) while other runners serve its apps? Only
+    # where a held run's resume commits within the grace however busy the store is.
+    holds_beside_others: bool
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...

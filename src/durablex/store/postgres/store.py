@@ -54,9 +54,16 @@ APP_LOCK = "durablex-app:"
 
 
 class PostgresStore:
-    """See ``durablex.store.base.Store``."""
+    """See ``durablex.store.base.Store``.
+
+    A runner holds runs only while it is the only live runner of its apps: with two runner
+    processes and 10,000 sleeping runs on this 2-core machine, the held runs' resumes waited in
+    the committer's queue past the 5 s grace, the other runner replayed them all, and the p50
+    lateness went from 9-10 s to 30-42 s (docs/performance.md).
+    """
 
     def __init__(self, config: PgConfig, *, clock: Clock | None = None) -> None:
+        self.holds_beside_others = False
         self.config = config
         self.url = config.url
         self.clock = clock or SystemClock()

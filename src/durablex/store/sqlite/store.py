@@ -45,6 +45,9 @@ WRITER_BUSY_TIMEOUT_MS = 20
 class SqliteStore:
     """See ``durablex.store.base.Store``.
 
+    Runners may hold runs beside other runners: every transaction runs at most about 10 ms
+    (``TX_TIME_BUDGET``), so a held run's resume commits well within the grace.
+
     ``inline=True`` runs transactions on the event loop (runners); ``False`` runs them on
     worker threads so that the caller's loop never waits on the disk (clients, the server).
     """
@@ -58,6 +61,7 @@ class SqliteStore:
         inline: bool = True,
         url: str | None = None,
     ) -> None:
+        self.holds_beside_others = True
         self.path = Path(path)
         self.url = url or f"sqlite:///{self.path}"
         self.durability = check_durability(durability)
