@@ -35,13 +35,21 @@ def params(line: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in (line.get("params") or {}).items())
 
 
+def runner_processes(line: dict[str, Any]) -> str | None:
+    """ "N runner process(es)" when the runners were not the measuring process, else None."""
+    runners = str(line.get("runners") or "in-process")
+    if runners == "in-process":
+        return None
+    count = runners.split()[0]
+    return f"{count} runner process{'' if count == '1' else 'es'}"
+
+
 def system(line: dict[str, Any]) -> str:
     """The system, with its runner processes when they are not the measuring process."""
-    runners = str(line.get("runners") or "in-process")
-    if line["system"] != "durablex" or runners == "in-process":
+    processes = runner_processes(line)
+    if line["system"] != "durablex" or processes is None:
         return str(line["system"])
-    count = runners.split()[0]
-    return f"durablex, {count} runner process{'' if count == '1' else 'es'}"
+    return f"durablex, {processes}"
 
 
 def raw_summary(lines: list[dict[str, Any]]) -> str:
@@ -124,7 +132,8 @@ def before_after(lines: list[dict[str, Any]]) -> str:
     cells: dict[tuple[str, str], dict[int, dict[str, float]]] = {}
     for item in lines:
         line = item["line"]
-        key = (line["workload"], params(line))
+        processes = runner_processes(line)
+        key = (line["workload"], params(line) + (f", {processes}" if processes else ""))
         figure, _, _ = MAIN_FIGURE[line["workload"]]
         cells.setdefault(key, {}).setdefault(item["round"], {})[item["ver"]] = line[figure]
     rounds = sorted({item["round"] for item in lines})
