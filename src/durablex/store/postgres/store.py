@@ -59,7 +59,7 @@ class PostgresStore:
     A runner holds runs only while it is the only live runner of its apps: with two runner
     processes and 10,000 sleeping runs on this 2-core machine, the held runs' resumes waited in
     the committer's queue past the 5 s grace, the other runner replayed them all, and the p50
-    lateness went from 9-10 s to 30-42 s (docs/performance.md).
+    lateness went from 9-12 s to 30-42 s (docs/performance.md).
     """
 
     def __init__(self, config: PgConfig, *, clock: Clock | None = None) -> None:
