@@ -209,8 +209,7 @@ class GroupCommitter:
 
     def _finish(self, batch: list[tuple[BoundWrite, Any]], outcome: Any) -> None:
         if isinstance(outcome, _Busy):
-            self._queue[:0] = batch
-            self._needs_fsync = self._needs_fsync or self._batch_sync
+            self._requeue(batch)
             self._busy_delay = min(
                 self._busy_delay * 2, INLINE_BUSY_RETRY_MAX if self._inline else BUSY_RETRY_MAX
             )
@@ -225,8 +224,7 @@ class GroupCommitter:
             results, notices = outcome
             rest = batch[len(results) :]
             if rest:  # over the time budget: next, after the loop's other callbacks
-                self._queue[:0] = rest
-                self._needs_fsync = self._needs_fsync or self._batch_sync
+                self._requeue(rest)
                 self._urgent = True
             for (_, future), (ok, value) in zip(batch, results, strict=False):
                 if future is None or future.done():
@@ -242,6 +240,12 @@ class GroupCommitter:
                 self._schedule(0)
             else:
                 self._arm_lazy()
+
+    def _requeue(self, writes: list[tuple[BoundWrite, Any]]) -> None:
+        """Put uncommitted writes of the last batch back at the head of the queue, in order,
+        with the batch's need of an fsync."""
+        self._queue[:0] = writes
+        self._needs_fsync = self._needs_fsync or self._batch_sync
 
 
 def _nothing_else_ready(loop: asyncio.AbstractEventLoop) -> bool:
