@@ -111,11 +111,15 @@ class Runner:
         # Claiming ahead makes up for real processing time; an injected clock has none.
         real_clock = isinstance(self.clock, SystemClock)
         self._ahead_us = CLAIM_AHEAD_US if real_clock else 0
-        self._holds = Holds(int(hold_ms * 1000) if real_clock else 0, MAX_HELD, self._kick_claims)
         self.max_payload_bytes = max_payload_bytes
         self.grace = grace
         self.store: Store = open_store(db, clock=self.clock, inline=True, durability=durability)
-        self._holds.beside_others = self.store.holds_beside_others
+        self._holds = Holds(
+            int(hold_ms * 1000) if real_clock else 0,
+            MAX_HELD,
+            self._kick_claims,
+            beside_others=self.store.holds_beside_others,
+        )
         self._threads = threads or min(64, concurrency)
         self._executor: StepThreads | None = None
         self._active: dict[str, asyncio.Task[None]] = {}

@@ -193,15 +193,17 @@ class RunPass:
         """The first step woken in a held run makes it ``running`` again. The write is queued
         ahead of every later write of the pass, so it commits first; the step goes on at once
         (the run is still leased to this runner until its wake-up plus the grace)."""
-        if self._held:
-            self._drop_hold()
+        if self._drop_hold():
             self._lazy_write(self.store.resume_held_nowait(self.run_id, self.fence, self.lease_us))
 
-    def _drop_hold(self) -> None:
-        if self._held:
-            self._held = False
-            if self.holds is not None:
-                self.holds.give(self.run_id)
+    def _drop_hold(self) -> bool:
+        """Give the hold back to the runner's budget; False if the run was not held."""
+        if not self._held:
+            return False
+        self._held = False
+        if self.holds is not None:
+            self.holds.give(self.run_id)
+        return True
 
     async def _park(self, workflow: asyncio.Task[Any]) -> Outcome:
         self._closing = True

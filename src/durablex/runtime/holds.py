@@ -28,12 +28,21 @@ HOLD_GRACE_SHARED_US = 5_000_000
 
 
 class Holds:
-    def __init__(self, window_us: int, limit: int, on_release: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        window_us: int,
+        limit: int,
+        on_release: Callable[[], None],
+        *,
+        beside_others: bool = True,
+    ) -> None:
+        """``beside_others``: whether runs may be held while other runners are live (the
+        store's ``holds_beside_others``)."""
         self.window_us = window_us
         self.limit = limit
         self.run_ids: dict[str, int] = {}  # run id -> its wake-up (µs)
         self.alone = True
-        self.beside_others = True  # may hold while not alone (the store says)
+        self.beside_others = beside_others
         self._on_release = on_release
         self._dues: list[tuple[int, str]] = []  # a heap; entries of runs no longer held linger
 
