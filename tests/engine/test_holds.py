@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import durablex
-from durablex.runner.runner import WAKE_CLAIM_LIMIT
+from durablex.runner.runner import BRIEF_COMMITS_US, WAKE_CLAIM_LIMIT
 from durablex.runtime.holds import HOLD_GRACE_SHARED_US, HOLD_GRACE_US, Holds
 
 from .support import eventually, steps_by_id, wait_status
@@ -289,6 +289,31 @@ async def test_runs_are_claimed_a_few_at_a_time_while_held_runs_are_about_to_wak
         claims = Counter([(await client.get_run(h.run_id)).started_at for h in quick])
         assert [await h.result(timeout=30) for h in naps] == [1] * 31
     assert max(claims.values()) <= WAKE_CLAIM_LIMIT, claims.most_common(3)
+
+
+async def test_the_runner_asks_for_brief_commits_only_while_a_held_run_is_about_to_wake(
+    db: str,
+) -> None:
+    passes: list[str] = []
+    async with (
+        durablex.Runner(counting_app(passes, nap="1s"), db=db) as runner,
+        durablex.AsyncClient(db) as client,
+    ):
+        assert not runner._wakeup_near()  # nothing held
+        handle = await client.start("nap")
+        await eventually(lambda: _value(runner.held_runs == 1), what="the run held")
+        seen = []  # (µs before the wake-up, brief commits asked for?) while it is held
+        due = runner._holds.next_due_us()
+        assert due is not None
+        while runner.held_runs:
+            brief = runner._wakeup_near()
+            seen.append((due - runner.clock.now_us(), brief))
+            await asyncio.sleep(0.001)
+        assert await handle.result(timeout=10) == 2
+    assert seen[0][0] > BRIEF_COMMITS_US and not seen[0][1]
+    assert all(left <= BRIEF_COMMITS_US for left, brief in seen if brief), seen
+    assert all(brief for left, brief in seen if left < BRIEF_COMMITS_US - 1000), seen
+    assert any(brief for _, brief in seen), seen
 
 
 def test_holds_know_the_earliest_wake_up_of_the_runs_they_hold() -> None:

@@ -50,6 +50,9 @@ MAX_HELD = 10_000
 # waits for them (sleep R=10,000 p99 lateness 150 -> 82 ms; docs/performance.md).
 WAKE_GUARD_US = 300_000
 WAKE_CLAIM_LIMIT = 32
+# While a held run wakes within this, the store keeps each commit short: on SQLite a transaction
+# runs on this loop, 10 ms at most otherwise, and a wake-up due meanwhile waits for it.
+BRIEF_COMMITS_US = 25_000
 IDLE_POLL = 1.0
 UNCLAIMABLE_RETRY_US = 10_000
 CANCEL_POLL = 0.25
@@ -120,6 +123,7 @@ class Runner:
             self._kick_claims,
             beside_others=self.store.holds_beside_others,
         )
+        self.store.commit_briefly_while(self._wakeup_near)
         self._threads = threads or min(64, concurrency)
         self._executor: StepThreads | None = None
         self._active: dict[str, asyncio.Task[None]] = {}
@@ -295,6 +299,10 @@ class Runner:
         if due is not None and due - now <= WAKE_GUARD_US:
             return min(limit, WAKE_CLAIM_LIMIT)
         return limit
+
+    def _wakeup_near(self) -> bool:
+        due = self._holds.next_due_us()
+        return due is not None and due - self.clock.now_us() <= BRIEF_COMMITS_US
 
     async def _share(self, apps: list[str]) -> int:
         """This runner's share of a claim: CLAIM_BATCH split among the live runners. The same

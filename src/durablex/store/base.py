@@ -14,7 +14,7 @@ with fence 1 has no steps yet (a runner does not load its journal).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -150,6 +150,10 @@ class Store(Protocol):
 
     def listen_for(self, *, work: bool, terminal: bool) -> None:
         """Which in-process notices wake ``wait_for_change`` (default: both)."""
+
+    def commit_briefly_while(self, predicate: Callable[[], bool]) -> None:
+        """Keep each transaction short while ``predicate()`` is true, where a commit holds up
+        this process's event loop (a runner: while a held run wakes soon)."""
 
     # -- registry ------------------------------------------------------------------------
     async def register_runner(

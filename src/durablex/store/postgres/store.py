@@ -195,6 +195,9 @@ class PostgresStore:
 
         return await self._read(run)
 
+    def commit_briefly_while(self, predicate: Callable[[], bool]) -> None:
+        """Nothing to do: a transaction here is awaited on the server, the loop runs meanwhile."""
+
     def listen_for(self, *, work: bool, terminal: bool) -> None:
         assert self._listener is not None
         self._listener.wants_work = work

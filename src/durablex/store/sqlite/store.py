@@ -73,6 +73,7 @@ class SqliteStore:
         self._thread_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._committer: GroupCommitter | None = None
+        self._brief_while: Callable[[], bool] | None = None
         self._listener: Listener | None = None
         self._hub = hub_for(str(self.path.resolve()))
         self._data_version = 0
@@ -102,6 +103,7 @@ class SqliteStore:
             inline=self.inline,
             fsync=self.durability == "full",
         )
+        self._committer.short_while = self._brief_while
         self._listener = Listener(asyncio.get_running_loop())
         self._hub.add(self._listener)
         self._data_version = self._watch.execute("PRAGMA data_version").fetchone()[0]
@@ -156,6 +158,11 @@ class SqliteStore:
         conn = self._writer if self.inline else self._reader
         assert conn is not None
         return conn
+
+    def commit_briefly_while(self, predicate: Callable[[], bool]) -> None:
+        self._brief_while = predicate
+        if self._committer is not None:
+            self._committer.short_while = predicate
 
     def listen_for(self, *, work: bool, terminal: bool) -> None:
         """Which in-process notices wake ``wait_for_change`` (default: both)."""
