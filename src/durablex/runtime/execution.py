@@ -15,6 +15,7 @@ import enum
 import functools
 import inspect
 import logging
+import types
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -124,6 +125,7 @@ class RunPass:
         self._lost_write: BaseException | None = None
         self._unconfirmed: list[tuple[str, asyncio.Future[None]]] = []
         self._record_failed: asyncio.Future[None] | None = None
+        self._markers: _RunningMarkers | None = None
 
     # -- driving the pass ----------------------------------------------------------------
 
@@ -525,7 +527,10 @@ class RunPass:
             "run", seq, after, encoded_input, started, attempt, asyncio.current_task()
         )
         self.inflight[key] = flight
-        _RunningMarkers.watch(self)
+        markers = self._markers
+        if markers is None:
+            markers = self._markers = _RunningMarkers.of_running_loop()
+        markers.watch(self)
         try:
             if self._unconfirmed:
                 await self._confirm()
@@ -562,7 +567,7 @@ class RunPass:
             self.inflight.pop(key, None)
 
     async def _call(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-        if inspect.iscoroutinefunction(fn):
+        if _is_coroutine_function(fn):
             return await fn(*args)
         loop = asyncio.get_running_loop()
         result = await loop.run_in_executor(self.executor, functools.partial(fn, *args))
@@ -836,6 +841,14 @@ class RunPass:
 _RETRY_NOW = object()
 
 
+def _is_coroutine_function(fn: Callable[..., Any]) -> bool:
+    """``inspect.iscoroutinefunction``, with a shortcut for a plain ``async def`` (that check
+    unwraps methods and partials first: about 3 µs a step)."""
+    if type(fn) is types.FunctionType and fn.__code__.co_flags & inspect.CO_COROUTINE:
+        return True
+    return inspect.iscoroutinefunction(fn)
+
+
 class _RunningMarkers:
     """One timer per event loop for the running markers of every pass on it, instead of a
     timer per pass: most steps end long before it fires, and a timer per pass costs a heap
@@ -847,14 +860,17 @@ class _RunningMarkers:
         self.handle: asyncio.TimerHandle | None = None
 
     @classmethod
-    def watch(cls, run_pass: RunPass) -> None:
+    def of_running_loop(cls) -> _RunningMarkers:
         loop = asyncio.get_running_loop()
         markers = _markers_by_loop.get(loop)
         if markers is None:
             markers = _markers_by_loop[loop] = cls(loop)
-        markers.passes.add(run_pass)
-        if markers.handle is None:
-            markers.handle = loop.call_later(RUNNING_MARKER_DELAY / 2, markers.scan)
+        return markers
+
+    def watch(self, run_pass: RunPass) -> None:
+        self.passes.add(run_pass)
+        if self.handle is None:
+            self.handle = self.loop.call_later(RUNNING_MARKER_DELAY / 2, self.scan)
 
     def scan(self) -> None:
         self.handle = None
