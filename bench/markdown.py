@@ -72,6 +72,10 @@ def raw_summary(lines: list[dict[str, Any]]) -> str:
             f"raw_engine_1step {floor['commit_ms']:.3f} ms (start {floor['start_ms']:.3f}, "
             f"claim {floor['claim_ms']:.3f}, step with end {floor['step_end_ms']:.3f})"
         )
+    steps = raws.get("raw_engine_steps")
+    if steps:
+        ratio = f" = {steps['rows_per_s'] / single['rows_per_s']:.2f} × raw" if single else ""
+        parts.append(f"raw_engine_steps {num(steps['rows_per_s'])} steps/s{ratio}")
     return "Raw in this run: " + "; ".join(parts) + "."
 
 

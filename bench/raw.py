@@ -88,7 +88,76 @@ def measure_all(tmpdir: Path, rows: int, batch_rows: int) -> list[tuple[str, dic
         )
         out.append((name, figures))
     out.append(("raw_engine_1step", engine_floor(tmpdir / "engine_1step.db")))
+    out.append(("raw_engine_steps", step_floor(tmpdir / "engine_steps.db", steps=rows)))
     return out
+
+
+def step_floor(path: Path, *, steps: int = 2000) -> dict[str, Any]:
+    """Sequential steps with the least a durable step engine does and nothing else: await the
+    step's body (an async no-op returning ``{"i": i}``), encode its result, and commit the
+    engine's own step record (``writes.record_step``: the fenced upsert) with an fsync before
+    the next body, on a store file with the store's connection and WAL settings.
+
+    This is the floor of the seq workload in Python on this disk: what is left to a real
+    engine between it and ``raw_commit`` is its step record's extra cost (a wider row, the
+    fence check, the upsert) and the per-step Python around it.
+    """
+    import asyncio
+
+    import orjson
+
+    from durablex.store.base import StepRow
+    from durablex.store.sqlite import writes
+    from durablex.store.sqlite.committer import Tx
+    from durablex.store.sqlite.connection import connect, migrate
+    from durablex.store.sqlite.store import WAL_AUTOCHECKPOINT_PAGES
+
+    async def body(i: int) -> dict[str, int]:
+        return {"i": i}
+
+    conn = connect(path, durability="full")
+    try:
+        migrate(conn, path)
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+        conn.execute("BEGIN IMMEDIATE")
+        tx = Tx(conn, time.time_ns() // 1000)
+        run_id = writes.insert_run(tx, app="bench", workflow="seq", input=None, event_id="e")
+        conn.execute("UPDATE runs SET status = 'running', fence = 1 WHERE id = ?", (run_id,))
+        conn.execute("COMMIT")
+
+        async def loop() -> float:
+            t0 = time.perf_counter()
+            for i in range(steps):
+                started = time.time_ns() // 1000
+                output = orjson.dumps(await body(i))
+                row = StepRow(
+                    step_id=f"s{i}",
+                    seq=i + 1,
+                    kind="run",
+                    status="completed",
+                    attempts=1,
+                    output=output,
+                    started_at_us=started,
+                    ended_at_us=time.time_ns() // 1000,
+                )
+                conn.execute("BEGIN IMMEDIATE")
+                writes.record_step(Tx(conn, row.ended_at_us or 0), run_id, 1, row, None, None)
+                conn.execute("COMMIT")
+            return time.perf_counter() - t0
+
+        wall = asyncio.run(loop())
+    finally:
+        conn.close()
+        remove_database(path)
+    return {
+        "rows": steps,
+        "batch": 1,
+        "synchronous": "FULL",
+        "wall_s": round(wall, 4),
+        "rows_per_s": round(steps / wall, 1),
+        "commits_per_s": round(steps / wall, 1),
+        "commit_ms": round(wall / steps * 1000, 4),
+    }
 
 
 def engine_floor(path: Path, *, runs: int = 300) -> dict[str, Any]:

@@ -75,6 +75,8 @@ def add_ratios(out: dict[str, Any], raws: dict[str, dict[str, Any]], durability:
     of Durablex's SQLite store (SQLite's default, used by raw_commit, is 1000).
     p50_in_raw_commits / p99_in_raw_commits: a latency figure in units of one raw fsync'd
     commit (how many commits' time it costs).
+    ratio_to_step_floor (seq, full durability): over raw_engine_steps, a bare loop of no-op
+    bodies each followed by the engine's fsync'd step record (bench.raw.step_floor).
     """
     rate = out.get("steps_per_s") or out.get("runs_per_s")
     if out.get("backend") == "postgres":  # the same figures from the raw_pg_* lines
@@ -94,6 +96,11 @@ def add_ratios(out: dict[str, Any], raws: dict[str, dict[str, Any]], durability:
     for key in ("p50_ms", "p99_ms"):
         if out.get(key) is not None:
             out[key.replace("_ms", "_in_raw_commits")] = round(out[key] / single["commit_ms"], 2)
+    steps_floor = raws.get("raw_engine_steps")
+    if steps_floor and out.get("workload") == "seq" and durability == "full" and rate:
+        # against a bare loop that commits the engine's step record after each no-op body
+        out["floor_steps_per_s"] = steps_floor["rows_per_s"]
+        out["ratio_to_step_floor"] = round(rate / steps_floor["rows_per_s"], 3)
     floor = raws.get("raw_engine_1step")
     if floor and out.get("workload") == "latency" and out.get("backend") != "postgres":
         # the round trip over the engine's own three transactions of a 1-step run, alone
