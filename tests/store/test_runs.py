@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from durablex.errors import AmbiguousWorkflowError, WorkflowNotFoundError
-from durablex.store.base import LeaseLostError, NewChildRun, Store, WorkflowRegistration
+from durablex.store.base import (
+    LeaseLostError,
+    NewChildRun,
+    Store,
+    StoreError,
+    WorkflowRegistration,
+)
 
 from .helpers import APP, LEASE_US, claim_one, register, started, step
 
@@ -119,3 +125,27 @@ async def test_start_resolves_workflows(store: Store) -> None:
     rerun = await store.start_run(APP, "wf", b"1", rerun_of="r-0")
     run = await store.get_run(rerun)
     assert run is not None and run.input == 1 and run.status == "queued"
+
+
+@pytest.mark.parametrize("required", [["a"], ["a", "b"]])
+async def test_a_run_does_not_end_without_the_step_records_its_end_requires(
+    store: Store, required: list[str]
+) -> None:
+    """A pass ends its run with the last steps' records still queued: if one of them was not
+    stored, the end is refused and the run stays running, to be taken again."""
+    await register(store, ("wf", ()))
+    run_id = await started(store)
+    held = await claim_one(store)
+    await store.record_step(run_id, held.fence, step("a", 1, output=1))
+    if len(required) == 2:
+        await store.record_step(run_id, held.fence, step("b", 2, status="running"))
+        with pytest.raises(StoreError, match=r"\['b'\] were not stored"):
+            await store.complete_run(run_id, held.fence, b"1", required)
+        run = await store.get_run(run_id, with_steps=False)
+        assert run is not None and run.status == "running"
+        await store.record_step(run_id, held.fence, step("b", 2, output=2))
+    with pytest.raises(StoreError, match=r"\['z'\] were not stored"):
+        await store.complete_run(run_id, held.fence, b"1", ["z"])
+    await store.complete_run(run_id, held.fence, b"1", required)
+    run = await store.get_run(run_id, with_steps=False)
+    assert run is not None and run.status == "completed" and run.output == 1

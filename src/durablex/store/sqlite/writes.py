@@ -462,19 +462,31 @@ def _report_to_parent(
     wake_runs(tx, [parent_id])
 
 
+def _completed_among(tx: Tx, run_id: str, step_ids: Sequence[str]) -> set[str]:
+    """Which of ``step_ids`` are stored as completed. A run's end usually requires one step
+    (its last, committed with it): a key lookup, which costs half of the json_each query."""
+    if len(step_ids) == 1:
+        row = tx.conn.execute(
+            "SELECT step_id FROM steps WHERE run_id = ? AND step_id = ? AND status = 'completed'",
+            (run_id, step_ids[0]),
+        ).fetchone()
+        return {row[0]} if row else set()
+    return {
+        r[0]
+        for r in tx.conn.execute(
+            "SELECT step_id FROM steps WHERE run_id = ? AND status = 'completed'"
+            " AND step_id IN (SELECT value FROM json_each(?))",
+            (run_id, orjson.dumps(list(step_ids))),
+        )
+    }
+
+
 @checks_first
 def complete_run(
     tx: Tx, run_id: str, fence: int, output: bytes | None, required: Sequence[str] = ()
 ) -> None:
     if required:
-        stored = {
-            r[0]
-            for r in tx.conn.execute(
-                "SELECT step_id FROM steps WHERE run_id = ? AND status = 'completed'"
-                " AND step_id IN (SELECT value FROM json_each(?))",
-                (run_id, orjson.dumps(list(required))),
-            )
-        }
+        stored = _completed_among(tx, run_id, required)
         if not stored.issuperset(required):
             check_fence(tx, run_id, fence)  # a lost run says so rather than "not stored"
         require_steps(run_id, required, stored)
