@@ -137,7 +137,10 @@ def before_after(lines: list[dict[str, Any]]) -> str:
     for item in lines:
         line = item["line"]
         processes = runner_processes(line)
-        key = (line["workload"], params(line) + (f", {processes}" if processes else ""))
+        shown = params(line) + (f", {processes}" if processes else "")
+        if line.get("durability", "full") != "full":
+            shown += f", {line['durability']} durability"
+        key = (line["workload"], shown)
         figure, _, _ = MAIN_FIGURE[line["workload"]]
         cells.setdefault(key, {}).setdefault(item["round"], {})[item["ver"]] = line[figure]
     rounds = sorted({item["round"] for item in lines})
