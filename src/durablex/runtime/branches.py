@@ -40,9 +40,10 @@ def _union(groups: Any) -> list[str]:
     return list(merged)
 
 
-# The node of every tracked task that has not ended; a task leaves it when it ends. A plain
-# dict, not a WeakKeyDictionary: two lookups a step, and a weak reference made for each cost
-# about 2 µs a step (sequential steps, docs/performance.md).
+# The node of every tracked task that has not ended; a task leaves it when it ends (a pass
+# cancels its workflow and step tasks when it ends, so they do). A plain dict, not a
+# WeakKeyDictionary: two lookups a step, and a weak reference made for each cost about 2 µs a
+# step (sequential steps, docs/performance.md).
 _nodes: dict[asyncio.Task[Any], Node] = {}
 
 
