@@ -192,13 +192,14 @@ class GroupCommitter:
         self._handle = None
         if self._running or not self._queue:
             return
+        # asked before the queue is taken: a predicate that raised loses no write
+        short = self.short_while is not None and self.short_while()
+        budget = TX_TIME_BUDGET_SHORT if short else TX_TIME_BUDGET
         batch, self._queue = self._queue, []
         self._urgent = False
         sync = self._fsync and self._needs_fsync
         self._needs_fsync = False
         self._batch_sync = sync
-        short = self.short_while is not None and self.short_while()
-        budget = TX_TIME_BUDGET_SHORT if short else TX_TIME_BUDGET
         if self._inline:
             self._finish(
                 batch, _run_batch(self._conn, batch, self._now_us, self._fsync, sync, budget)
