@@ -29,6 +29,7 @@ from durablex.store.rows import claimed_run
 from durablex.store.sqlite import reads, writes
 from durablex.store.sqlite.committer import BoundWrite, GroupCommitter
 from durablex.store.sqlite.connection import check_durability, connect, migrate
+from durablex.store.sqlite.wakeups import Wakeups
 
 T = TypeVar("T")
 
@@ -76,6 +77,7 @@ class SqliteStore:
         self._brief_while: Callable[[], bool] | None = None
         self._listener: Listener | None = None
         self._hub = hub_for(str(self.path.resolve()))
+        self._wakeups = Wakeups(self.path) if str(self.path) != ":memory:" else None
         self._data_version = 0
         self._next_poll = 0.0
 
@@ -99,13 +101,15 @@ class SqliteStore:
         self._committer = GroupCommitter(
             writer,
             now_us=self.clock.now_us,
-            publish=self._hub.publish,
+            publish=self._publish,
             inline=self.inline,
             fsync=self.durability == "full",
         )
         self._committer.short_while = self._brief_while
         self._listener = Listener(asyncio.get_running_loop())
         self._hub.add(self._listener)
+        if self._wakeups is not None:
+            self._wakeups.open(asyncio.get_running_loop(), self._listener.deliver)
         self._data_version = self._watch.execute("PRAGMA data_version").fetchone()[0]
 
     async def close(self) -> None:
@@ -116,6 +120,8 @@ class SqliteStore:
         if self._listener is not None:
             self._hub.remove(self._listener)
             self._listener = None
+        if self._wakeups is not None:
+            self._wakeups.close()
         for conn in (self._writer, self._reader, *self._thread_conns):
             if conn is not None:
                 conn.close()
@@ -124,6 +130,13 @@ class SqliteStore:
         self._local = threading.local()
 
     # -- plumbing ----------------------------------------------------------------------
+
+    def _publish(self, notices: Notices) -> None:
+        """What a commit changed: to this process's stores at once, and to the other
+        processes' stores on this file through their wake-up sockets."""
+        self._hub.publish(notices)
+        if self._wakeups is not None:
+            self._wakeups.send(notices)
 
     def _write(
         self, fn: Callable[..., T], *args: Any, durable: bool = True, fsync: bool = True
@@ -171,13 +184,17 @@ class SqliteStore:
         self._listener.wants_terminal = terminal
 
     async def wait_for_change(self, timeout: float) -> Notices | None:
-        """In-process notices wake at once; other processes' commits are seen by polling
-        ``data_version`` at most every POLL_INTERVAL, however often they commit."""
+        """Notices of this process's commits wake at once, and those of other processes as
+        soon as their datagram arrives (``wakeups``); any commit by another process is also
+        seen by polling ``data_version`` every POLL_INTERVAL, in case a datagram is lost."""
         assert self._listener is not None and self._reader is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             if self._listener.event.is_set():
+                # the caller reads the database after this: whatever any process committed
+                # until now is seen then, so the poll need not report it again
+                self._data_version = self._watch.execute("PRAGMA data_version").fetchone()[0]
                 return self._listener.take()
             now = loop.time()
             if now >= self._next_poll:
