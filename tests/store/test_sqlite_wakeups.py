@@ -19,6 +19,7 @@ from durablex.store.notify import Notices
 from durablex.store.sqlite import store as sqlite_store
 from durablex.store.sqlite.store import SqliteStore
 from durablex.store.sqlite.wakeups import (
+    MAX_DATAGRAM,
     MAX_NAMED_RUNS,
     Wakeups,
     decode_notices,
@@ -168,3 +169,45 @@ def test_a_wakeups_object_that_never_opened_sends_nothing(short_tmp: Path) -> No
     assert not wakeups.active
     wakeups.send(Notices(work_due=True))  # no socket: nothing happens, nothing raises
     wakeups.close()
+
+
+async def test_work_is_told_at_once_then_at_most_once_a_window_and_ends_at_once(
+    short_tmp: Path,
+) -> None:
+    """A client's burst of starts must not wake the runner processes once per commit (their
+    claims would fight it for the write lock): the first notice goes at once, the rest of the
+    window as one; a run's end is told at once."""
+    wakeups = Wakeups(short_tmp / "x.db")
+    wakeups.open(asyncio.get_running_loop(), lambda _: None)
+    peer = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # another process's store
+    peer.setblocking(False)
+    peer.bind(str(wakeups.directory / "1-peer"))
+    try:
+
+        def received() -> list[Notices]:
+            out = []
+            while True:
+                try:
+                    notices = decode_notices(peer.recv(MAX_DATAGRAM))
+                except BlockingIOError:
+                    return out
+                assert notices is not None
+                out.append(notices)
+
+        for _ in range(5):
+            wakeups.send(Notices(work_due=True))
+        assert received() == [Notices(work_due=True)]  # the first, at once
+        later: list[Notices] = []
+        for _ in range(200):  # the other four, together, once the window is over
+            await asyncio.sleep(0.01)
+            later += received()
+            if later:
+                break
+        assert later == [Notices(work_due=True)]
+        wakeups.send(Notices(work_due=True))
+        wakeups.send(Notices(work_due=True))  # within the window of the one before: held back
+        wakeups.send(Notices(terminal={"r1"}))  # an end is not held back
+        assert Notices(terminal={"r1"}) in received()
+    finally:
+        peer.close()
+        wakeups.close()

@@ -43,6 +43,13 @@ PEERS_REFRESH = 0.5
 # At most this many ended runs are named in one datagram; more are sent as "some ended".
 MAX_NAMED_RUNS = 100
 MAX_DATAGRAM = 8192
+# Work made due is told to the other processes at most once in this window: the first notice
+# at once, the others of the window together at its end. Told at every commit, a client's burst
+# of starts woke two runner processes for each of its commits; their claims then fought the
+# client and each other for SQLite's write lock, and fanout with two runner processes fell from
+# 14,700-17,800 to 11,900-15,600 steps/s; with 2 ms it is 15,100-17,400, and the latency round
+# trip stays 2.3-2.5 ms (5 ms: 5.3-5.7 ms). Ends of runs are told at once.
+WORK_COALESCE = 0.002
 
 
 def socket_dir(db_path: Path) -> Path:
@@ -96,6 +103,8 @@ class Wakeups:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._peers: list[str] = []
         self._peers_read_at = float("-inf")
+        self._work_sent_at = float("-inf")
+        self._held_work = False
 
     @property
     def active(self) -> bool:
@@ -139,11 +148,35 @@ class Wakeups:
             self.directory.rmdir()  # the last store of this database here: leave nothing behind
 
     def send(self, notices: Notices) -> None:
-        """Tell the other processes' stores on this database what a commit changed."""
+        """Tell the other processes' stores on this database what a commit changed. Work made
+        due is told at most once per WORK_COALESCE: the first at once, the rest together at the
+        end of that window (see the constant)."""
         sock = self._sock
         if sock is None or not notices.wanted:
             return
-        data = encode_notices(notices)
+        if not notices.terminal:
+            now = time.monotonic()
+            if self._held_work or now - self._work_sent_at < WORK_COALESCE:
+                if not self._held_work and self._loop is not None:
+                    self._held_work = True
+                    self._loop.call_later(
+                        WORK_COALESCE - (now - self._work_sent_at), self._send_held
+                    )
+                return
+            self._work_sent_at = now
+        elif notices.work_due:
+            self._work_sent_at = time.monotonic()
+            self._held_work = False
+        self._send(sock, encode_notices(notices))
+
+    def _send_held(self) -> None:
+        if not self._held_work or self._sock is None:
+            return
+        self._held_work = False
+        self._work_sent_at = time.monotonic()
+        self._send(self._sock, encode_notices(Notices(work_due=True)))
+
+    def _send(self, sock: socket.socket, data: bytes) -> None:
         for peer in list(self._current_peers()):
             try:
                 sock.sendto(data, str(self.directory / peer))
