@@ -1,6 +1,6 @@
 #!/bin/bash
 # Wake-up datagrams between processes: this engine (head) against c1761c6 (base, in a worktree:
-# git worktree add /tmp/base c1761c6), alternating, three rounds; lines in wakeups-before-after.jsonl.
+# git worktree add /tmp/base c1761c6), alternating, three rounds; lines in wakeups-before-after.jsonl (the first version, which told work at every commit: wakeups-before-after-uncoalesced.jsonl).
 R=/work/main/bench/results/2026-11-30-brief-commits
 PY=/work/main/.venv/bin/python
 for round in 1 2 3; do
