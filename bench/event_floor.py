@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.raw import remove_database
+from bench.raw import engine_tx, remove_database
 
 APP, WORKFLOW, EVENT = "bench", "event", "bench.go"
 
@@ -39,14 +39,7 @@ def event_floor(path: Path, *, runs: int, batch: int) -> dict[str, Any]:
     conn = connect(path, durability="full")
 
     def tx(fn: Any, *args: Any, fsync: bool = True) -> Any:
-        if not fsync:
-            conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("BEGIN IMMEDIATE")
-        result = fn(Tx(conn, time.time_ns() // 1000), *args)
-        conn.execute("COMMIT")
-        if not fsync:
-            conn.execute("PRAGMA synchronous = FULL")
-        return result
+        return engine_tx(conn, fn, *args, fsync=fsync)
 
     def claim(t: Tx, limit: int) -> list[tuple[Any, ...]]:
         return writes.claim(t, "r", [APP], limit, 30_000_000)

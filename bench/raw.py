@@ -160,6 +160,21 @@ def step_floor(path: Path, *, steps: int = 2000) -> dict[str, Any]:
     }
 
 
+def engine_tx(conn: sqlite3.Connection, fn: Any, *args: Any, fsync: bool = True) -> Any:
+    """Run one of the engine's write functions (``durablex.store.sqlite.writes``) in its own
+    transaction, as the store would: fsync'd, or at ``synchronous=NORMAL`` (a claim)."""
+    from durablex.store.sqlite.committer import Tx
+
+    if not fsync:
+        conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("BEGIN IMMEDIATE")
+    result = fn(Tx(conn, time.time_ns() // 1000), *args)
+    conn.execute("COMMIT")
+    if not fsync:
+        conn.execute("PRAGMA synchronous = FULL")
+    return result
+
+
 def engine_floor(path: Path, *, runs: int = 300) -> dict[str, Any]:
     """The commits a 1-step run needs, with the engine's own SQL and nothing else: its start
     (fsync'd), its claim (no fsync) and its step with its end (one fsync'd commit), one run
@@ -182,13 +197,7 @@ def engine_floor(path: Path, *, runs: int = 300) -> dict[str, Any]:
 
         def tx(fn: Any, *args: Any, fsync: bool = True) -> tuple[Any, float]:
             t = time.perf_counter()
-            if not fsync:
-                conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("BEGIN IMMEDIATE")
-            result = fn(Tx(conn, time.time_ns() // 1000), *args)
-            conn.execute("COMMIT")
-            if not fsync:
-                conn.execute("PRAGMA synchronous = FULL")
+            result = engine_tx(conn, fn, *args, fsync=fsync)
             return result, time.perf_counter() - t
 
         reg = [WorkflowRegistration(app="bench", name="one", triggers=())]
