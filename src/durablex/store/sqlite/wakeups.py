@@ -151,33 +151,36 @@ class Wakeups:
         """Tell the other processes' stores on this database what a commit changed. Work made
         due is told at most once per WORK_COALESCE: the first at once, the rest together at the
         end of that window (see the constant)."""
-        sock = self._sock
-        if sock is None or not notices.wanted:
+        if self._sock is None or not notices.wanted:
             return
+        now = time.monotonic()
         if not notices.terminal:
-            now = time.monotonic()
-            if self._held_work or now - self._work_sent_at < WORK_COALESCE:
-                if not self._held_work and self._loop is not None:
-                    self._held_work = True
-                    self._loop.call_later(
-                        WORK_COALESCE - (now - self._work_sent_at), self._send_held
-                    )
+            if self._held_work:
+                return  # told with the others of this window, at its end
+            wait = self._work_sent_at + WORK_COALESCE - now
+            if wait > 0:
+                assert self._loop is not None  # set with the socket
+                self._held_work = True
+                self._loop.call_later(wait, self._send_held)
                 return
+        if notices.work_due:  # this one tells of work too: nothing is held back any more
             self._work_sent_at = now
-        elif notices.work_due:
-            self._work_sent_at = time.monotonic()
             self._held_work = False
-        self._send(sock, encode_notices(notices))
+        self._send(notices)
 
     def _send_held(self) -> None:
-        if not self._held_work or self._sock is None:
-            return
-        self._held_work = False
-        self._work_sent_at = time.monotonic()
-        self._send(self._sock, encode_notices(Notices(work_due=True)))
+        if self._held_work:
+            self._held_work = False
+            self._work_sent_at = time.monotonic()
+            self._send(Notices(work_due=True))
 
-    def _send(self, sock: socket.socket, data: bytes) -> None:
-        for peer in list(self._current_peers()):
+    def _send(self, notices: Notices) -> None:
+        sock = self._sock
+        peers = self._current_peers()
+        if sock is None or not peers:
+            return  # alone on this database: nothing to encode
+        data = encode_notices(notices)
+        for peer in list(peers):
             try:
                 sock.sendto(data, str(self.directory / peer))
             except BlockingIOError:
