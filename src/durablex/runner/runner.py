@@ -295,14 +295,14 @@ class Runner:
     def _yield_to_wakeups(self, limit: int, now: int) -> int:
         """Claim only a few runs while held runs are about to wake: a claim starts its passes
         in one turn of the loop, and a large one would delay every wake-up behind it."""
-        due = self._holds.next_due_us()
-        if due is not None and due - now <= WAKE_GUARD_US:
+        if self._holds.wake_within(WAKE_GUARD_US, now):
             return min(limit, WAKE_CLAIM_LIMIT)
         return limit
 
     def _wakeup_near(self) -> bool:
-        due = self._holds.next_due_us()
-        return due is not None and due - self.clock.now_us() <= BRIEF_COMMITS_US
+        """Asked at every commit: without held runs, not even the clock is read."""
+        holds = self._holds
+        return bool(holds.run_ids) and holds.wake_within(BRIEF_COMMITS_US, self.clock.now_us())
 
     async def _share(self, apps: list[str]) -> int:
         """This runner's share of a claim: CLAIM_BATCH split among the live runners. The same

@@ -66,6 +66,11 @@ class Holds:
         """How long after its wake-up a held run stays leased to this runner."""
         return HOLD_GRACE_US if self.alone else HOLD_GRACE_SHARED_US
 
+    def wake_within(self, window_us: int, now_us: int) -> bool:
+        """Whether a run still held wakes within ``window_us`` of ``now_us``."""
+        due = self.next_due_us()
+        return due is not None and due - now_us <= window_us
+
     def next_due_us(self) -> int | None:
         """The earliest wake-up of a run still held."""
         dues = self._dues
