@@ -23,6 +23,21 @@ def remove_database(path: Path) -> None:
             os.unlink(p)
 
 
+def commit_rates(
+    rows: int, batch: int, commits: int, synchronous: str, wall: float
+) -> dict[str, Any]:
+    """The figures of a raw line: ``rows`` written in ``commits`` commits in ``wall`` s."""
+    return {
+        "rows": rows,
+        "batch": batch,
+        "synchronous": synchronous,
+        "wall_s": round(wall, 4),
+        "rows_per_s": round(rows / wall, 1),
+        "commits_per_s": round(commits / wall, 1),
+        "commit_ms": round(wall / commits * 1000, 4),
+    }
+
+
 def raw_commit(
     path: Path, *, synchronous: str, rows: int, batch: int, autocheckpoint: int | None = None
 ) -> dict[str, Any]:
@@ -57,15 +72,7 @@ def raw_commit(
     finally:
         conn.close()
         remove_database(path)
-    return {
-        "rows": n,
-        "batch": batch,
-        "synchronous": synchronous,
-        "wall_s": round(wall, 4),
-        "rows_per_s": round(n / wall, 1),
-        "commits_per_s": round(commits / wall, 1),
-        "commit_ms": round(wall / commits * 1000, 4),
-    }
+    return commit_rates(n, batch, commits, synchronous, wall)
 
 
 RAW_CASES: tuple[tuple[str, str, int, int | None], ...] = (
@@ -149,15 +156,7 @@ def step_floor(path: Path, *, steps: int = 2000) -> dict[str, Any]:
     finally:
         conn.close()
         remove_database(path)
-    return {
-        "rows": steps,
-        "batch": 1,
-        "synchronous": "FULL",
-        "wall_s": round(wall, 4),
-        "rows_per_s": round(steps / wall, 1),
-        "commits_per_s": round(steps / wall, 1),
-        "commit_ms": round(wall / steps * 1000, 4),
-    }
+    return commit_rates(steps, 1, steps, "FULL", wall)
 
 
 def engine_tx(conn: sqlite3.Connection, fn: Any, *args: Any, fsync: bool = True) -> Any:
@@ -225,13 +224,8 @@ def engine_floor(path: Path, *, runs: int = 300) -> dict[str, Any]:
         remove_database(path)
     medians = {k: sorted(v)[len(v) // 2] * 1000 for k, v in times.items()}
     return {
-        "rows": runs,
-        "batch": 1,
-        "synchronous": "FULL (claim NORMAL)",
-        "wall_s": round(wall, 4),
-        "rows_per_s": round(runs / wall, 1),
-        "commits_per_s": round(2 * runs / wall, 1),
-        "commit_ms": round(sum(medians.values()), 4),
+        **commit_rates(runs, 1, 2 * runs, "FULL (claim NORMAL)", wall),
+        "commit_ms": round(sum(medians.values()), 4),  # one run's transactions, not one commit
         **{f"{k}_ms": round(v, 4) for k, v in medians.items()},
     }
 
@@ -260,15 +254,7 @@ def raw_pg(url: str, *, synchronous_commit: str, rows: int, batch: int) -> dict[
                     conn.execute(insert, (f"r{n:09d}", n, PAYLOAD))
                     n += 1
         wall = time.perf_counter() - t0
-    return {
-        "rows": n,
-        "batch": batch,
-        "synchronous": f"synchronous_commit={synchronous_commit}",
-        "wall_s": round(wall, 4),
-        "rows_per_s": round(n / wall, 1),
-        "commits_per_s": round(commits / wall, 1),
-        "commit_ms": round(wall / commits * 1000, 4),
-    }
+    return commit_rates(n, batch, commits, f"synchronous_commit={synchronous_commit}", wall)
 
 
 def measure_pg(url: str, rows: int, batch_rows: int) -> list[tuple[str, dict[str, Any]]]:
