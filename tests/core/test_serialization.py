@@ -17,6 +17,7 @@ from durablex.core.serialization import (
     DEFAULT_MAX_BYTES,
     decode,
     encode,
+    encode_form,
     json_form,
     to_jsonable,
 )
@@ -242,6 +243,18 @@ def test_decode() -> None:
     assert decode(b"null") is None
 
 
+def test_encode_form_shares_no_container_with_the_value() -> None:
+    inner = [1, {"k": [2]}]
+    value = {"list": inner, "tuple": (inner,), "p": Point(1, 2.0)}
+    data, form = encode_form(value)
+    assert form == decode(data)
+    inner.append(3)
+    inner[1]["k"].append(4)  # type: ignore[index]
+    assert form == decode(data), "the form must not change with the caller's objects"
+    form["list"].append("x")
+    assert value["list"] is inner and inner == [1, {"k": [2, 4]}, 3]
+
+
 def test_json_form_is_the_stored_form() -> None:
     value = {"t": (1, 2), "when": date(2026, 1, 1), "p": Point(1, 2.0)}
     assert json_form(value) == {
@@ -278,6 +291,9 @@ def test_to_jsonable_output_round_trips_through_orjson(value: Any) -> None:
     assert to_jsonable(normalized) == normalized  # idempotent
     assert json_form(value) == normalized
     assert decode(encode(value)) == normalized
+    data, form = encode_form(value)
+    assert data == encode(value)
+    assert form == decode(data) == normalized
 
 
 @given(json_values, st.sampled_from([set(), b"", object(), math.nan, 1j]))

@@ -228,6 +228,32 @@ async def test_json_form_on_first_pass_and_on_replay(db: str) -> None:
     assert steps_by_id(run)["rich"].output == RICH_JSON
 
 
+async def test_a_step_value_is_the_workflows_own_copy_of_what_fn_returned(db: str) -> None:
+    """The workflow gets the stored JSON form, not the object ``fn`` returned: changing that
+    object afterwards changes neither the value the workflow holds nor what was stored."""
+    app = durablex.App("a")
+    shared: dict[str, Any] = {"items": [1], "pair": (2, 3)}
+
+    def make() -> Any:
+        return shared
+
+    @app.workflow("wf")
+    async def wf(ctx: durablex.Context) -> Any:
+        value = await ctx.step.run("make", make)
+        assert value is not shared and value["items"] is not shared["items"]
+        shared["items"].append("changed later")
+        value["items"].append("workflow's own")
+        return value
+
+    async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
+        handle = await client.start("wf")
+        result = await handle.result(timeout=10)
+        run = await client.get_run(handle.run_id)
+    assert result == {"items": [1, "workflow's own"], "pair": [2, 3]}
+    assert steps_by_id(run)["make"].output == {"items": [1], "pair": [2, 3]}
+    assert shared["items"] == [1, "changed later"]
+
+
 async def test_recorded_input_is_passed_to_fn_and_stored(db: str) -> None:
     app = durablex.App("a")
     received: list[Any] = []

@@ -163,8 +163,22 @@ def encode(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> bytes:
     """Serialize ``value`` to JSON bytes, or raise ``SerializationError`` naming the step."""
+    return encode_form(value, step_id=step_id, what=what, max_bytes=max_bytes)[0]
+
+
+def encode_form(
+    value: object,
+    *,
+    step_id: str | None = None,
+    what: str = "output",
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> tuple[bytes, Any]:
+    """``encode``, and the value as it will come back from storage: the walk that checks the
+    rules builds that JSON form anyway (new dicts and lists, nothing shared with ``value``), so
+    a step hands it back to its workflow instead of decoding the bytes it just wrote."""
     try:
-        data = orjson.dumps(_walk(value, 0))
+        form = _walk(value, 0)
+        data = orjson.dumps(form)
     except _NotJson as error:
         message = f"{_prefix(step_id, what)} is not JSON: {error.where()}"
         raise SerializationError(message, step_id=step_id) from None
@@ -177,7 +191,7 @@ def encode(
             f"(the limit is {max_bytes} bytes)"
         )
         raise SerializationError(message, step_id=step_id)
-    return data
+    return data, form
 
 
 def decode(data: bytes | str | None) -> Any:
@@ -194,4 +208,4 @@ def json_form(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Any:
     """The value as it will come back from storage (tuples as lists, datetimes as strings...)."""
-    return decode(encode(value, step_id=step_id, what=what, max_bytes=max_bytes))
+    return encode_form(value, step_id=step_id, what=what, max_bytes=max_bytes)[1]

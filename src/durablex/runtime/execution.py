@@ -28,7 +28,7 @@ from durablex.app import WorkflowSpec
 from durablex.core.clock import Clock, SystemClock
 from durablex.core.ids import new_id
 from durablex.core.retry import backoff_ms
-from durablex.core.serialization import encode
+from durablex.core.serialization import encode, encode_form
 from durablex.errors import (
     AmbiguousWorkflowError,
     NonRetriableError,
@@ -317,6 +317,10 @@ class RunPass:
         branches.after_step(key)
 
     def _key_for(self, step_id: str) -> str:
+        if step_id not in self._seen and step_id not in self._used:
+            self._seen[step_id] = 1
+            self._used.add(step_id)
+            return step_id
         repeated = step_id in self._seen
         count = self._seen.get(step_id, 0) + 1
         key = step_id if count == 1 else f"{step_id}:{count}"
@@ -417,10 +421,17 @@ class RunPass:
                 waiter = asyncio.get_running_loop().create_future()
                 last.add_done_callback(functools.partial(_release, waiter))
                 await waiter
-        for _, future in self._unconfirmed:
-            if future.done() and (future.cancelled() or future.exception() is not None):
-                self._record_failed = future  # every later step of this pass must see it too
-        self._unconfirmed = [item for item in self._unconfirmed if not item[1].done()]
+        unconfirmed = self._unconfirmed
+        if len(unconfirmed) == 1 and unconfirmed[0][1].done():  # a sequential run's one record
+            future = unconfirmed[0][1]
+            self._unconfirmed = []
+            if future.cancelled() or future.exception() is not None:
+                self._record_failed = future
+        else:
+            for _, future in unconfirmed:
+                if future.done() and (future.cancelled() or future.exception() is not None):
+                    self._record_failed = future  # every later step of this pass must see it
+            self._unconfirmed = [item for item in unconfirmed if not item[1].done()]
         failed = self._record_failed
         if failed is not None:
             if failed.cancelled():
@@ -536,7 +547,7 @@ class RunPass:
                 await self._confirm()
             try:
                 result = await self._call(fn, (value,) if has_input else ())
-                output = encode(result, step_id=key, max_bytes=self.max_payload_bytes)
+                output, form = encode_form(result, step_id=key, max_bytes=self.max_payload_bytes)
             except Exception as exc:
                 flight.settled = True
                 return await self._attempt_failed(
@@ -562,7 +573,7 @@ class RunPass:
             self._unconfirmed.append((key, recorded))
             self.journal[key] = done
             self.done(key)
-            return orjson.loads(output)
+            return form
         finally:
             self.inflight.pop(key, None)
 

@@ -192,6 +192,9 @@ class GroupCommitter:
         self._handle = None
         if self._running or not self._queue:
             return
+        if self._inline and len(self._queue) == 1 and (self._needs_fsync or not self._fsync):
+            self._commit_alone()
+            return
         # asked before the queue is taken: a predicate that raised loses no write
         short = self.short_while is not None and self.short_while()
         budget = TX_TIME_BUDGET_SHORT if short else TX_TIME_BUDGET
@@ -211,6 +214,33 @@ class GroupCommitter:
             self._executor, _run_batch, self._conn, batch, self._now_us, self._fsync, sync, budget
         )
         done.add_done_callback(lambda f: self._after_thread(batch, f))
+
+    def _commit_alone(self) -> None:
+        """One write queued, on the loop, at the store's own durability: the common case of a
+        sequential run (a step record between two bodies) without a batch's bookkeeping."""
+        ((write, future),) = batch = self._queue
+        self._queue = []
+        self._urgent = False
+        self._needs_fsync = False
+        self._batch_sync = self._fsync
+        outcome = _run_alone(self._conn, write, self._now_us)
+        if type(outcome) is not tuple:
+            self._finish(batch, outcome)
+            return
+        self._busy_delay = 0.001
+        ok, value, notices = outcome
+        if future is not None and not future.done():
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+        if notices.wanted:
+            self._publish(notices)
+        if self._queue:
+            if self._urgent:
+                self._schedule(0)
+            else:
+                self._arm_lazy()
 
     def _after_thread(self, batch: list[tuple[BoundWrite, Any]], done: asyncio.Future[Any]) -> None:
         self._running = False
@@ -299,6 +329,33 @@ def _run_batch(
     finally:
         if relaxed:
             conn.execute("PRAGMA synchronous = FULL")
+
+
+def _run_alone(
+    conn: sqlite3.Connection, write: BoundWrite, now_us: Callable[[], int]
+) -> tuple[bool, Any, Notices] | _Busy | _Failed:
+    """``_run_transaction`` for a batch of one write: no savepoint, no time budget."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return _Busy()
+        return _Failed(_store_error(exc))
+    tx = Tx(conn, now_us())
+    try:
+        try:
+            value = write(tx)
+        except (sqlite3.OperationalError, sqlite3.DatabaseError):
+            raise
+        except Exception as exc:
+            conn.execute("ROLLBACK")
+            return False, exc, Notices()
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        return _Failed(_store_error(exc))
+    return True, value, tx.notices
 
 
 def _run_transaction(
