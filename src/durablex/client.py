@@ -107,8 +107,9 @@ class AsyncClient:
         *,
         clock: Clock | None = None,
         max_payload_bytes: int = DEFAULT_MAX_BYTES,
-        _inline: bool = False,
+        _inline: bool | None = None,
     ) -> None:
+        # None: commit on a worker thread, or on the event loop when a runner runs on it
         self._store: Store = open_store(db, clock=clock, inline=_inline)
         self._max_payload_bytes = max_payload_bytes
         self._opened = False

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sqlite3
+import threading
 from pathlib import Path
 
 from durablex.store.sqlite.store import SqliteStore
@@ -88,3 +89,59 @@ async def test_while_its_owner_says_time_is_short_the_writer_commits_in_shorter_
             assert check.execute("SELECT count(*) FROM runs").fetchone() == (6000,)
     finally:
         await store.close()
+
+
+def _committing_thread(tx: object) -> str:
+    return threading.current_thread().name
+
+
+async def test_a_client_store_commits_on_the_loop_only_while_a_runner_store_is_open_on_it(
+    tmp_path: Path,
+) -> None:
+    """``inline=None`` (AsyncClient): on a runner's loop the client commits there too (a
+    thread beside that loop only slowed both down); elsewhere it keeps the loop free."""
+    client = SqliteStore(tmp_path / "x.db", inline=None)
+    await client.open()
+    runner = SqliteStore(tmp_path / "x.db", inline=True)
+    loop_thread = threading.current_thread().name
+    try:
+        assert await client._write(_committing_thread) != loop_thread
+        await runner.open()
+        assert await client._write(_committing_thread) == loop_thread
+        await register(client, ("wf", ()))
+        run_id = await client.start_run(APP, "wf", None)
+        assert (await runner.get_run(run_id)).status == "queued"
+        await runner.close()
+        assert await client._write(_committing_thread) != loop_thread
+    finally:
+        await runner.close()
+        await client.close()
+
+
+async def test_a_runner_store_on_another_loop_does_not_make_a_client_commit_inline(
+    tmp_path: Path,
+) -> None:
+    ready = threading.Event()
+    release = threading.Event()
+
+    def other_loop() -> None:
+        async def run() -> None:
+            store = SqliteStore(tmp_path / "x.db", inline=True)
+            await store.open()
+            ready.set()
+            await asyncio.to_thread(release.wait)
+            await store.close()
+
+        asyncio.run(run())
+
+    thread = threading.Thread(target=other_loop)
+    thread.start()
+    client = SqliteStore(tmp_path / "x.db", inline=None)
+    try:
+        assert await asyncio.to_thread(ready.wait, 10)
+        await client.open()
+        assert await client._write(_committing_thread) != threading.current_thread().name
+    finally:
+        release.set()
+        await client.close()
+        await asyncio.to_thread(thread.join, 10)

@@ -37,7 +37,7 @@ def open_store(
     db: object = None,
     *,
     clock: Clock | None = None,
-    inline: bool = True,
+    inline: bool | None = True,
     durability: str | None = None,
 ) -> Store:
     """Build the store a URL names (not yet opened)."""

@@ -87,13 +87,17 @@ class GroupCommitter:
         *,
         now_us: Callable[[], int],
         publish: Callable[[Notices], None],
-        inline: bool,
+        inline: bool | Callable[[], bool],
         fsync: bool = True,
     ) -> None:
+        """``inline``: commit on the event loop, or on a worker thread; a function is asked
+        again before each batch (a client's store commits on the loop of a runner, see
+        ``SqliteStore``)."""
         self._conn = conn
         self._now_us = now_us
         self._publish = publish
-        self._inline = inline
+        self._inline_when = None if isinstance(inline, bool) else inline
+        self._inline = inline if isinstance(inline, bool) else False
         self._queue: list[tuple[BoundWrite, asyncio.Future[Any] | None]] = []
         self._fsync = fsync
         self._needs_fsync = False
@@ -104,7 +108,7 @@ class GroupCommitter:
         self._lazy_timer: asyncio.TimerHandle | None = None
         self._running = False
         self._busy_delay = 0.001
-        self._executor = None if inline else ThreadPoolExecutor(1, thread_name_prefix="dx-write")
+        self._executor: ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._batch_sync = True
@@ -148,6 +152,8 @@ class GroupCommitter:
         end of this turn."""
         if not self._queue or self._urgent or self._loop is None:
             return
+        if self._inline_when is not None and not self._running:
+            self._inline = self._inline_when()
         if self._inline and _nothing_else_ready(self._loop):
             if self._handle is not None:
                 self._handle.cancel()
@@ -192,6 +198,8 @@ class GroupCommitter:
         self._handle = None
         if self._running or not self._queue:
             return
+        if self._inline_when is not None:
+            self._inline = self._inline_when()
         if self._inline and len(self._queue) == 1 and (self._needs_fsync or not self._fsync):
             self._commit_alone()
             return
@@ -209,7 +217,9 @@ class GroupCommitter:
             )
             return
         self._running = True
-        assert self._loop is not None and self._executor is not None
+        assert self._loop is not None
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="dx-write")
         done = self._loop.run_in_executor(
             self._executor, _run_batch, self._conn, batch, self._now_us, self._fsync, sync, budget
         )
