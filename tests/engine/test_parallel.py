@@ -136,6 +136,61 @@ async def test_failure_cancels_sleeping_and_waiting_siblings(db: str) -> None:
         assert (await client.send("never")).resumed == 0
 
 
+async def test_a_completed_run_cancels_the_steps_it_left_unfinished(db: str) -> None:
+    """A workflow may return while steps it did not await still run, sleep or wait: the run's
+    end cancels them and their waiter, so a later event resumes nothing."""
+    app = durablex.App("a")
+    started = asyncio.Event()
+    left: list[asyncio.Future[Any]] = []
+
+    async def forever() -> None:
+        started.set()
+        await asyncio.sleep(10)
+
+    @app.workflow("wf")
+    async def wf(ctx: durablex.Context) -> str:
+        left.append(asyncio.ensure_future(ctx.step.run("forever", forever)))
+        left.append(asyncio.ensure_future(ctx.step.sleep("nap", "1h")))
+        left.append(
+            asyncio.ensure_future(ctx.step.wait_for_event("w", event="never", timeout="1h"))
+        )
+        await started.wait()
+        await asyncio.sleep(0.3)  # long enough for the running marker of "forever"
+        return "done"
+
+    async with durablex.Runner(app, db=db), durablex.AsyncClient(db) as client:
+        handle = await client.start("wf")
+        assert await handle.result(timeout=10) == "done"
+        run = await client.get_run(handle.run_id)
+        assert (await client.send("never")).resumed == 0
+    steps = steps_by_id(run)
+    assert {key: steps[key].status for key in ("forever", "nap", "w")} == dict.fromkeys(
+        ("forever", "nap", "w"), "cancelled"
+    )
+
+
+async def test_a_run_ending_in_a_later_pass_cancels_a_wait_an_earlier_pass_left(db: str) -> None:
+    """The wait is in the journal the next pass loads, not in that pass's own steps."""
+    app = durablex.App("a")
+    left: list[asyncio.Future[Any]] = []
+
+    @app.workflow("wf")
+    async def wf(ctx: durablex.Context) -> str:
+        left.append(
+            asyncio.ensure_future(ctx.step.wait_for_event("w", event="never", timeout="1h"))
+        )
+        await ctx.step.sleep("nap", REPLAY_SLEEP_MS)  # parks: the run ends in the next pass
+        return "done"
+
+    async with durablex.Runner(app, db=db, hold=0), durablex.AsyncClient(db) as client:
+        handle = await client.start("wf")
+        assert await handle.result(timeout=10) == "done"
+        run = await client.get_run(handle.run_id)
+        assert (await client.send("never")).resumed == 0
+    assert steps_by_id(run)["w"].status == "cancelled"
+    assert steps_by_id(run)["nap"].status == "completed"
+
+
 async def test_return_exceptions_is_all_settled(db: str) -> None:
     app = durablex.App("a")
 

@@ -266,7 +266,9 @@ class RunPass:
                     await self._fail(bad)
                 else:
                     required = [key for key, future in self._unconfirmed if not future.done()]
-                    await self.store.complete_run(self.run_id, self.fence, output, required)
+                    await self.store.complete_run(
+                        self.run_id, self.fence, output, required, open_steps=self._open_steps()
+                    )
             else:
                 await self._fail(exc)
             await self._confirm()
@@ -275,6 +277,14 @@ class RunPass:
         finally:
             await self._abandon(workflow)
         return Outcome.ENDED
+
+    def _open_steps(self) -> bool:
+        """Might a step of the run be unfinished? Only this run's passes open steps, under its
+        fence, so the journal (loaded at the claim, then kept by this pass) and the steps in
+        flight tell; others (an event, a child's end, a timeout) only ever finish them."""
+        return bool(self.inflight) or any(
+            row.status in _OPEN_STATUSES for row in self.journal.values()
+        )
 
     async def _fail(self, exc: BaseException) -> None:
         """Fail the run and record every step still running as cancelled, in one commit."""
@@ -850,6 +860,7 @@ class RunPass:
 
 
 _RETRY_NOW = object()
+_OPEN_STATUSES = frozenset({"running", "sleeping", "waiting"})
 
 
 def _is_coroutine_function(fn: Callable[..., Any]) -> bool:

@@ -244,11 +244,19 @@ class Store(Protocol):
         """Park the run; False when a wake-up arrived during the pass (run it again now)."""
 
     async def complete_run(
-        self, run_id: str, fence: int, output: bytes | None, required: Sequence[str] = ()
+        self,
+        run_id: str,
+        fence: int,
+        output: bytes | None,
+        required: Sequence[str] = (),
+        *,
+        open_steps: bool = True,
     ) -> None:
         """End the run as completed, in the same transaction as a check that the ``required``
         completed steps are stored (records queued without waiting, possibly committed by an
-        earlier batch that failed); StoreError if one is not."""
+        earlier batch that failed); StoreError if one is not. ``open_steps=False``: the pass
+        knows that no step of the run is unfinished (running, sleeping or waiting), so no step,
+        waiter or child run is left to cancel and the end does not look for them."""
 
     async def fail_run(
         self, run_id: str, fence: int, error: dict[str, Any], cancelled_steps: Sequence[StepRow]

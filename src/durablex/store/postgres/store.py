@@ -358,9 +358,17 @@ class PostgresStore:
         return self._write(writes.resume_held, run_id, fence, lease_us, runs=(run_id,))
 
     async def complete_run(
-        self, run_id: str, fence: int, output: bytes | None, required: Sequence[str] = ()
+        self,
+        run_id: str,
+        fence: int,
+        output: bytes | None,
+        required: Sequence[str] = (),
+        *,
+        open_steps: bool = True,
     ) -> None:
-        await self._write(writes.complete_run, run_id, fence, output, required, runs=(run_id,))
+        await self._write(
+            writes.complete_run, run_id, fence, output, required, open_steps, runs=(run_id,)
+        )
 
     async def fail_run(
         self, run_id: str, fence: int, error: dict[str, Any], cancelled_steps: Sequence[StepRow]

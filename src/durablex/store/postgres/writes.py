@@ -274,8 +274,15 @@ async def _cancel_open_steps(tx: Tx, run_id: str) -> None:
 
 
 async def _end_run(
-    tx: Tx, run_id: str, status: str, output: bytes | None, error: dict[str, Any] | None
+    tx: Tx,
+    run_id: str,
+    status: str,
+    output: bytes | None,
+    error: dict[str, Any] | None,
+    open_steps: bool = True,
 ) -> None:
+    """End the run; ``open_steps=False``: no step of it is unfinished (``Store.complete_run``),
+    so there is no step, waiter or child run to cancel."""
     row = await tx.one(
         "UPDATE runs SET status = %s, output = %s, error = %s, ended_at = %s, due_at = NULL,"
         " lease_owner = NULL, lease_expires_at = NULL, wake_pending = false WHERE id = %s"
@@ -283,8 +290,9 @@ async def _end_run(
         (status, output, json_or_none(error), tx.now_us, run_id),
     )
     tx.notices.terminal.add(run_id)
-    await _cancel_open_steps(tx, run_id)
-    await _cancel_children(tx, run_id)
+    if open_steps:
+        await _cancel_open_steps(tx, run_id)
+        await _cancel_children(tx, run_id)
     if row is not None and row[0] is not None:
         await _report_to_parent(tx, run_id, row[0], row[1], status, output, error)
 
@@ -329,7 +337,12 @@ async def _report_to_parent(
 
 
 async def complete_run(
-    tx: Tx, run_id: str, fence: int, output: bytes | None, required: Sequence[str] = ()
+    tx: Tx,
+    run_id: str,
+    fence: int,
+    output: bytes | None,
+    required: Sequence[str] = (),
+    open_steps: bool = True,
 ) -> None:
     await check_fence(tx, run_id, fence)
     if required:
@@ -339,7 +352,7 @@ async def complete_run(
             (run_id, list(required)),
         )
         require_steps(run_id, required, (r[0] for r in rows))
-    await _end_run(tx, run_id, "completed", output, None)
+    await _end_run(tx, run_id, "completed", output, None, open_steps)
 
 
 async def fail_run(

@@ -343,9 +343,15 @@ class SqliteStore:
         return self._write(writes.resume_held, run_id, fence, lease_us, fsync=False)
 
     async def complete_run(
-        self, run_id: str, fence: int, output: bytes | None, required: Sequence[str] = ()
+        self,
+        run_id: str,
+        fence: int,
+        output: bytes | None,
+        required: Sequence[str] = (),
+        *,
+        open_steps: bool = True,
     ) -> None:
-        await self._write(writes.complete_run, run_id, fence, output, required)
+        await self._write(writes.complete_run, run_id, fence, output, required, open_steps)
 
     async def fail_run(
         self, run_id: str, fence: int, error: dict[str, Any], cancelled_steps: Sequence[StepRow]

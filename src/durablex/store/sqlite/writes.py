@@ -396,8 +396,10 @@ def _end_run(
     output: bytes | None,
     error: dict[str, Any] | None,
     fence: int | None = None,
+    open_steps: bool = True,
 ) -> None:
-    """End the run; with ``fence``, only while that pass still holds it (else LeaseLostError)."""
+    """End the run; with ``fence``, only while that pass still holds it (else LeaseLostError).
+    ``open_steps=False``: no step of the run is unfinished (see ``Store.complete_run``)."""
     params: tuple[Any, ...] = (status, output, json_or_none(error), tx.now_us, run_id)
     if fence is None:
         row = tx.conn.execute(
@@ -413,7 +415,7 @@ def _end_run(
             check_fence(tx, run_id, fence)
             raise LeaseLostError(run_id, "the run is no longer held")
     tx.notices.terminal.add(run_id)
-    if _cancel_open_steps(tx, run_id):
+    if open_steps and _cancel_open_steps(tx, run_id):
         _cancel_children(tx, run_id)
     if row is not None and row[0] is not None:
         _report_to_parent(tx, run_id, row[0], row[1], status, output, error)
@@ -483,14 +485,19 @@ def _completed_among(tx: Tx, run_id: str, step_ids: Sequence[str]) -> set[str]:
 
 @checks_first
 def complete_run(
-    tx: Tx, run_id: str, fence: int, output: bytes | None, required: Sequence[str] = ()
+    tx: Tx,
+    run_id: str,
+    fence: int,
+    output: bytes | None,
+    required: Sequence[str] = (),
+    open_steps: bool = True,
 ) -> None:
     if required:
         stored = _completed_among(tx, run_id, required)
         if not stored.issuperset(required):
             check_fence(tx, run_id, fence)  # a lost run says so rather than "not stored"
         require_steps(run_id, required, stored)
-    _end_run(tx, run_id, "completed", output, None, fence)
+    _end_run(tx, run_id, "completed", output, None, fence, open_steps)
 
 
 def fail_run(
