@@ -239,18 +239,10 @@ class GroupCommitter:
             return
         self._busy_delay = 0.001
         ok, value, notices = outcome
-        if future is not None and not future.done():
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
+        _settle(future, ok, value)
         if notices.wanted:
             self._publish(notices)
-        if self._queue:
-            if self._urgent:
-                self._schedule(0)
-            else:
-                self._arm_lazy()
+        self._go_on()
 
     def _after_thread(self, batch: list[tuple[BoundWrite, Any]], done: asyncio.Future[Any]) -> None:
         self._running = False
@@ -278,14 +270,13 @@ class GroupCommitter:
                 self._requeue(rest)
                 self._urgent = True
             for (_, future), (ok, value) in zip(batch, results, strict=False):
-                if future is None or future.done():
-                    continue
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(value)
+                _settle(future, ok, value)
             if notices.wanted:
                 self._publish(notices)
+        self._go_on()
+
+    def _go_on(self) -> None:
+        """After a batch, writes queued meanwhile: at once if one is urgent, else lazily."""
         if self._queue:
             if self._urgent:
                 self._schedule(0)
@@ -297,6 +288,15 @@ class GroupCommitter:
         with the batch's need of an fsync."""
         self._queue[:0] = writes
         self._needs_fsync = self._needs_fsync or self._batch_sync
+
+
+def _settle(future: asyncio.Future[Any] | None, ok: bool, value: Any) -> None:
+    if future is None or future.done():
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
 
 
 def _nothing_else_ready(loop: asyncio.AbstractEventLoop) -> bool:
@@ -341,16 +341,24 @@ def _run_batch(
             conn.execute("PRAGMA synchronous = FULL")
 
 
-def _run_alone(
-    conn: sqlite3.Connection, write: BoundWrite, now_us: Callable[[], int]
-) -> tuple[bool, Any, Notices] | _Busy | _Failed:
-    """``_run_transaction`` for a batch of one write: no savepoint, no time budget."""
+def _begin(conn: sqlite3.Connection) -> _Busy | _Failed | None:
+    """Take the write lock: None, or why not (another connection holds it, or an error)."""
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
             return _Busy()
         return _Failed(_store_error(exc))
+    return None
+
+
+def _run_alone(
+    conn: sqlite3.Connection, write: BoundWrite, now_us: Callable[[], int]
+) -> tuple[bool, Any, Notices] | _Busy | _Failed:
+    """``_run_transaction`` for a batch of one write: no savepoint, no time budget."""
+    refused = _begin(conn)
+    if refused is not None:
+        return refused
     tx = Tx(conn, now_us())
     try:
         try:
@@ -374,12 +382,9 @@ def _run_transaction(
     now_us: Callable[[], int],
     budget: float,
 ) -> Any:
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            return _Busy()
-        return _Failed(_store_error(exc))
+    refused = _begin(conn)
+    if refused is not None:
+        return refused
     # The transaction's time is read once it holds the write lock, so that times follow the
     # order of commits: an event stamped before a wait's deadline was also committed before
     # that wait's timeout (a time read before waiting for the lock could be older).
