@@ -265,6 +265,8 @@ class RunPass:
                 except SerializationError as bad:
                     await self._fail(bad)
                 else:
+                    for row in self._cancelled_in_flight():
+                        self.record_lazy(row)  # queued before the end: one commit
                     required = [key for key, future in self._unconfirmed if not future.done()]
                     await self.store.complete_run(
                         self.run_id, self.fence, output, required, open_steps=self._open_steps()
@@ -288,8 +290,14 @@ class RunPass:
 
     async def _fail(self, exc: BaseException) -> None:
         """Fail the run and record every step still running as cancelled, in one commit."""
+        cancelled = self._cancelled_in_flight()
+        await self.store.fail_run(self.run_id, self.fence, error_dict(exc), cancelled)
+
+    def _cancelled_in_flight(self) -> list[StepRow]:
+        """The steps still running (the workflow ended without awaiting them), as cancelled
+        now: a run's end records them, whether or not their running marker was written."""
         now = self.clock.now_us()
-        cancelled = [
+        return [
             StepRow(
                 step_id=key,
                 seq=flight.seq,
@@ -303,7 +311,6 @@ class RunPass:
             )
             for key, flight in self.inflight.items()
         ]
-        await self.store.fail_run(self.run_id, self.fence, error_dict(exc), cancelled)
 
     # -- shared step plumbing ------------------------------------------------------------
 
