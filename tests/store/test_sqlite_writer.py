@@ -145,3 +145,25 @@ async def test_a_runner_store_on_another_loop_does_not_make_a_client_commit_inli
         release.set()
         await client.close()
         await asyncio.to_thread(thread.join, 10)
+
+
+async def test_a_client_beside_a_runner_commits_as_briefly_as_the_runner_asks(
+    tmp_path: Path,
+) -> None:
+    """On a runner's loop a client's transactions delay the runner's wake-ups as much as the
+    runner's own: near one, they keep to the short budget too."""
+    runner = SqliteStore(tmp_path / "x.db", inline=True)
+    short = False
+    runner.commit_briefly_while(lambda: short)
+    await runner.open()
+    client = SqliteStore(tmp_path / "x.db", inline=None)
+    await client.open()
+    try:
+        await register(client, ("wf", ()))
+        usual = await _commit_burst(client, 3000)
+        short = True
+        brief = await _commit_burst(client, 3000)
+        assert brief >= 2 * usual, (brief, usual)
+    finally:
+        await client.close()
+        await runner.close()

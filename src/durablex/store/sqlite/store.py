@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sqlite3
 import threading
@@ -44,11 +45,22 @@ WAL_AUTOCHECKPOINT_PAGES = 256
 WRITER_BUSY_TIMEOUT_MS = 20
 
 
-# The event loops with a runner's (inline) store open, and how many: a client's store on one
-# of them commits on the loop too (``inline=None``).
-_runner_loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = (
+# The runners' (inline) stores open on each event loop: a client's store on one of those loops
+# commits on the loop too (``inline=None``), and as briefly as any of them asks.
+_runner_stores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[SqliteStore]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+def _beside_runner(loop: asyncio.AbstractEventLoop) -> bool:
+    return loop in _runner_stores
+
+
+def _brief_beside_runner(loop: asyncio.AbstractEventLoop) -> bool:
+    return any(
+        store._brief_while is not None and store._brief_while()
+        for store in _runner_stores.get(loop, ())
+    )
 
 
 class SqliteStore:
@@ -118,15 +130,20 @@ class SqliteStore:
         self._writer, self._reader = writer, reader
         loop = self._loop = asyncio.get_running_loop()
         if self.inline:
-            _runner_loops[loop] = _runner_loops.get(loop, 0) + 1
+            _runner_stores.setdefault(loop, []).append(self)
         self._committer = GroupCommitter(
             writer,
             now_us=self.clock.now_us,
             publish=self._publish,
-            inline=(lambda: loop in _runner_loops) if self._commits_beside_runner else self.inline,
+            inline=functools.partial(_beside_runner, loop)
+            if self._commits_beside_runner
+            else self.inline,
             fsync=self.durability == "full",
         )
-        self._committer.short_while = self._brief_while
+        brief = self._brief_while
+        if brief is None and self._commits_beside_runner:
+            brief = functools.partial(_brief_beside_runner, loop)
+        self._committer.short_while = brief
         self._listener = Listener(asyncio.get_running_loop())
         self._hub.add(self._listener)
         if self._wakeups is not None:
@@ -139,10 +156,11 @@ class SqliteStore:
             self._committer.close()
             self._committer = None
             loop = self._loop
-            if self.inline and loop is not None and loop in _runner_loops:
-                _runner_loops[loop] -= 1
-                if not _runner_loops[loop]:
-                    del _runner_loops[loop]
+            stores = _runner_stores.get(loop) if loop is not None else None
+            if loop is not None and stores is not None and self in stores:
+                stores.remove(self)
+                if not stores:
+                    del _runner_stores[loop]
         if self._listener is not None:
             self._hub.remove(self._listener)
             self._listener = None
