@@ -7,8 +7,10 @@ import asyncio
 import itertools
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
+from durablex.store.sqlite.committer import Tx, unbounded
 from durablex.store.sqlite.store import SqliteStore
 
 from .helpers import APP, register
@@ -147,11 +149,26 @@ async def test_a_runner_store_on_another_loop_does_not_make_a_client_commit_inli
         await asyncio.to_thread(thread.join, 10)
 
 
+def _transaction_time_after_a_while(tx: Tx) -> int:
+    time.sleep(0.0002)  # a write that takes a while: a burst spans several time budgets
+    return tx.now_us
+
+
+async def _transactions_of_a_burst(store: SqliteStore, writes: int) -> int:
+    """Queue ``writes`` slow writes at once; return in how many transactions they committed
+    (the writes of one transaction see its time)."""
+
+    async def one() -> int:
+        return await store._write(_transaction_time_after_a_while)
+
+    return len(set(await asyncio.gather(*(one() for _ in range(writes)))))
+
+
 async def test_a_client_beside_a_runner_commits_as_briefly_as_the_runner_asks(
     tmp_path: Path,
 ) -> None:
-    """On a runner's loop a client's transactions delay the runner's wake-ups as much as the
-    runner's own: near one, they keep to the short budget too."""
+    """Beside a runner, a client's burst holds the write lock, which the runner's commits wait
+    for: near a wake-up of the runner's, its transactions keep to the short budget too."""
     runner = SqliteStore(tmp_path / "x.db", inline=True)
     short = False
     runner.commit_briefly_while(lambda: short)
@@ -159,11 +176,40 @@ async def test_a_client_beside_a_runner_commits_as_briefly_as_the_runner_asks(
     client = SqliteStore(tmp_path / "x.db", inline=None)
     await client.open()
     try:
-        await register(client, ("wf", ()))
-        usual = await _commit_burst(client, 3000)
+        usual = await _transactions_of_a_burst(client, 300)
         short = True
-        brief = await _commit_burst(client, 3000)
+        brief = await _transactions_of_a_burst(client, 300)
         assert brief >= 2 * usual, (brief, usual)
+    finally:
+        await client.close()
+        await runner.close()
+
+
+@unbounded
+def _unbounded_committing_thread(tx: object) -> str:
+    return threading.current_thread().name
+
+
+async def test_beside_a_runner_a_client_commits_a_burst_or_an_unbounded_write_on_its_thread(
+    tmp_path: Path,
+) -> None:
+    """Only small, bounded batches commit on the runner's loop: a burst of starts or an event
+    that resumes every waiting run would hold the loop; on the thread SQLite runs beside it."""
+    runner = SqliteStore(tmp_path / "x.db", inline=True)
+    await runner.open()
+    client = SqliteStore(tmp_path / "x.db", inline=None)
+    await client.open()
+    loop_thread = threading.current_thread().name
+    try:
+        assert await client._write(_committing_thread) == loop_thread
+        assert await client._write(_unbounded_committing_thread) != loop_thread
+
+        async def one() -> str:
+            return await client._write(_committing_thread)
+
+        burst = await asyncio.gather(*(one() for _ in range(20)))  # 20 writes in one batch
+        assert loop_thread not in burst
+        assert await client._write(_committing_thread) == loop_thread
     finally:
         await client.close()
         await runner.close()

@@ -43,6 +43,11 @@ TX_TIME_BUDGET = 0.010
 # for it: with two runner processes, sleep R=10,000 p99 lateness 40-93 ms at 10 ms, 22-29 ms
 # at 2 ms; 2 ms always cost fanout 25 % (docs/performance.md).
 TX_TIME_BUDGET_SHORT = 0.002
+# A client's batch commits on a runner's loop (``inline`` given as a function) only while it is
+# this small and bounded: a few starts cost less there than two thread hand-offs, while a burst
+# of starts, or an event that resumes thousands of runs, holds SQLite for long, and on the
+# thread its statements run beside the loop (SQLite releases the GIL inside a statement).
+BESIDE_RUNNER_INLINE_MAX = 4
 
 
 class Tx:
@@ -66,15 +71,24 @@ def checks_first(fn: F) -> F:
     return fn
 
 
+def unbounded(fn: F) -> F:
+    """Mark a write function whose cost grows with what is stored (an event resumes every run
+    waiting for it, a cancel reaches every child): beside a runner, a client commits a batch
+    holding one on its thread, where SQLite's work runs beside the runner's loop."""
+    fn.durablex_unbounded = True  # type: ignore[attr-defined]
+    return fn
+
+
 class BoundWrite:
     """A write function with its arguments, as queued."""
 
-    __slots__ = ("args", "checks_first", "fn")
+    __slots__ = ("args", "checks_first", "fn", "unbounded")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         self.fn = fn
         self.args = args
         self.checks_first: bool = getattr(fn, "durablex_checks_first", False)
+        self.unbounded: bool = getattr(fn, "durablex_unbounded", False)
 
     def __call__(self, tx: Tx) -> Any:
         return self.fn(tx, *self.args)
@@ -91,8 +105,8 @@ class GroupCommitter:
         fsync: bool = True,
     ) -> None:
         """``inline``: commit on the event loop, or on a worker thread; a function is asked
-        again before each batch (a client's store commits on the loop of a runner, see
-        ``SqliteStore``)."""
+        again before each small, bounded batch (a client's store commits on the loop of a
+        runner, see ``SqliteStore`` and ``BESIDE_RUNNER_INLINE_MAX``)."""
         self._conn = conn
         self._now_us = now_us
         self._publish = publish
@@ -153,7 +167,7 @@ class GroupCommitter:
         if not self._queue or self._urgent or self._loop is None:
             return
         if self._inline_when is not None and not self._running:
-            self._inline = self._inline_when()
+            self._inline = self._small_beside_runner()
         if self._inline and _nothing_else_ready(self._loop):
             if self._handle is not None:
                 self._handle.cancel()
@@ -199,7 +213,7 @@ class GroupCommitter:
         if self._running or not self._queue:
             return
         if self._inline_when is not None:
-            self._inline = self._inline_when()
+            self._inline = self._small_beside_runner()
         if self._inline and len(self._queue) == 1 and (self._needs_fsync or not self._fsync):
             self._commit_alone()
             return
@@ -224,6 +238,16 @@ class GroupCommitter:
             self._executor, _run_batch, self._conn, batch, self._now_us, self._fsync, sync, budget
         )
         done.add_done_callback(lambda f: self._after_thread(batch, f))
+
+    def _small_beside_runner(self) -> bool:
+        """For a committer whose owner decides (a client's): on the loop now?"""
+        assert self._inline_when is not None
+        queue = self._queue
+        return (
+            len(queue) <= BESIDE_RUNNER_INLINE_MAX
+            and not any(write.unbounded for write, _ in queue)
+            and self._inline_when()
+        )
 
     def _commit_alone(self) -> None:
         """One write queued, on the loop, at the store's own durability: the common case of a

@@ -32,7 +32,7 @@ from durablex.store.rows import (
     step_params,
 )
 from durablex.store.sqlite import reads
-from durablex.store.sqlite.committer import Tx, checks_first
+from durablex.store.sqlite.committer import Tx, checks_first, unbounded
 
 
 def check_fence(tx: Tx, run_id: str, fence: int) -> str:
@@ -285,6 +285,7 @@ def wake_runs(tx: Tx, run_ids: Sequence[str]) -> None:
     tx.notices.work_due = True
 
 
+@unbounded
 def accept_event(
     tx: Tx,
     event: NewEvent,
@@ -516,6 +517,7 @@ def fail_run(
     _end_run(tx, run_id, "failed", None, error)
 
 
+@unbounded
 def cancel_run(tx: Tx, run_id: str) -> bool:
     row = tx.conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
     if row is None:
