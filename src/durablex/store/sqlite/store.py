@@ -46,14 +46,15 @@ WRITER_BUSY_TIMEOUT_MS = 20
 
 
 # The runners' (inline) stores open on each event loop: a client's store on one of those loops
-# commits on the loop too (``inline=None``), and as briefly as any of them asks.
-_runner_stores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[SqliteStore]] = (
-    weakref.WeakKeyDictionary()
-)
+# commits on the loop too (``inline=None``), and as briefly as any of them asks. Weak both ways,
+# so that neither a store left open nor its loop is kept alive by this.
+_runner_stores: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, weakref.WeakSet[SqliteStore]
+] = weakref.WeakKeyDictionary()
 
 
 def _beside_runner(loop: asyncio.AbstractEventLoop) -> bool:
-    return loop in _runner_stores
+    return bool(_runner_stores.get(loop))
 
 
 def _brief_beside_runner(loop: asyncio.AbstractEventLoop) -> bool:
@@ -130,7 +131,7 @@ class SqliteStore:
         self._writer, self._reader = writer, reader
         loop = self._loop = asyncio.get_running_loop()
         if self.inline:
-            _runner_stores.setdefault(loop, []).append(self)
+            _runner_stores.setdefault(loop, weakref.WeakSet()).add(self)
         self._committer = GroupCommitter(
             writer,
             now_us=self.clock.now_us,
@@ -158,7 +159,7 @@ class SqliteStore:
             loop = self._loop
             stores = _runner_stores.get(loop) if loop is not None else None
             if loop is not None and stores is not None and self in stores:
-                stores.remove(self)
+                stores.discard(self)
                 if not stores:
                     del _runner_stores[loop]
         if self._listener is not None:
