@@ -15,6 +15,7 @@ import pytest
 
 import durablex
 from durablex.store.base import StoreError
+from durablex.store.sqlite.connection import SCHEMA_VERSION, connect, migrate, refuse_foreign
 
 
 def file_state(path: Path) -> bytes:
@@ -175,3 +176,27 @@ async def test_default_url_and_environment(tmp_path: Path, monkeypatch: pytest.M
     async with durablex.AsyncClient(tmp_path / "pathlike.db") as client:
         assert await client.list_runs() == []
     assert (tmp_path / "pathlike.db").exists()
+
+
+def test_a_file_migrated_by_another_opener_meanwhile_is_not_taken_for_a_foreign_one(
+    tmp_path: Path,
+) -> None:
+    """Two runners starting on a new file: one migrates it while the other checks whose file
+    it is. The check reads the identity, the version and the tables at one instant; read one
+    by one, a migration committed between them looked like another application's tables."""
+    path = tmp_path / "new.db"
+    migrating = connect(path, durability="full")
+    opener = sqlite3.connect(path, isolation_level=None)
+
+    def migrate_between_reads(statement: str) -> None:
+        if "user_version" in statement and not migrating.in_transaction:
+            opener.set_trace_callback(None)
+            migrate(migrating, path)
+
+    try:
+        opener.set_trace_callback(migrate_between_reads)
+        assert refuse_foreign(opener, path) in (0, SCHEMA_VERSION)
+        assert refuse_foreign(opener, path) == SCHEMA_VERSION
+    finally:
+        opener.close()
+        migrating.close()

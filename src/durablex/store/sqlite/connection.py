@@ -67,12 +67,17 @@ def connect(path: Path, *, durability: str, busy_timeout_ms: int = 5000) -> sqli
 
 
 def refuse_foreign(conn: sqlite3.Connection, path: Path) -> int:
-    """Raise StoreError if the file is another application's database; return user_version."""
-    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    tables = conn.execute(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-    ).fetchone()[0]
+    """Raise StoreError if the file is another application's database; return user_version.
+
+    One statement reads all three at one instant: read one by one, a migration committed by
+    another opener between them (runners starting together on a new file) showed its tables
+    without its application id."""
+    app_id, version, tables = conn.execute(
+        "SELECT (SELECT application_id FROM pragma_application_id),"
+        " (SELECT user_version FROM pragma_user_version),"
+        " (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%')"
+    ).fetchone()
+    version = int(version)
     if app_id != APPLICATION_ID and (tables or version):
         raise StoreError(
             f"{str(path)!r} is a SQLite database of another application "
