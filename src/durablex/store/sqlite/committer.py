@@ -10,7 +10,8 @@ fsync releases the GIL, and the loop has nothing better to do than to prepare th
 It never waits there for another connection's write lock (the store's writer has no busy
 timeout then): a batch that finds the lock taken is retried a few ms later, and the loop runs
 its timers and steps meanwhile. Otherwise (clients inside someone else's loop) the flush runs
-on one worker thread.
+on one worker thread, except a small batch of a client on a runner's loop
+(``BESIDE_RUNNER_INLINE_MAX``).
 """
 
 from __future__ import annotations
@@ -110,8 +111,7 @@ class GroupCommitter:
         self._conn = conn
         self._now_us = now_us
         self._publish = publish
-        self._inline_when = None if isinstance(inline, bool) else inline
-        self._inline = inline if isinstance(inline, bool) else False
+        self._inline = inline
         self._queue: list[tuple[BoundWrite, asyncio.Future[Any] | None]] = []
         self._fsync = fsync
         self._needs_fsync = False
@@ -166,9 +166,7 @@ class GroupCommitter:
         end of this turn."""
         if not self._queue or self._urgent or self._loop is None:
             return
-        if self._inline_when is not None and not self._running:
-            self._inline = self._small_beside_runner()
-        if self._inline and _nothing_else_ready(self._loop):
+        if not self._running and self._on_loop() and _nothing_else_ready(self._loop):
             if self._handle is not None:
                 self._handle.cancel()
                 self._handle = None
@@ -212,23 +210,19 @@ class GroupCommitter:
         self._handle = None
         if self._running or not self._queue:
             return
-        if self._inline_when is not None:
-            self._inline = self._small_beside_runner()
-        if self._inline and len(self._queue) == 1 and (self._needs_fsync or not self._fsync):
-            self._commit_alone()
-            return
-        # asked before the queue is taken: a predicate that raised loses no write
-        short = self.short_while is not None and self.short_while()
+        on_loop = self._on_loop()
+        # asked before the queue is taken: a predicate that raised loses no write (and not for
+        # a write alone, which no budget splits)
+        short = len(self._queue) > 1 and self.short_while is not None and self.short_while()
         budget = TX_TIME_BUDGET_SHORT if short else TX_TIME_BUDGET
         batch, self._queue = self._queue, []
         self._urgent = False
         sync = self._fsync and self._needs_fsync
         self._needs_fsync = False
         self._batch_sync = sync
-        if self._inline:
-            self._finish(
-                batch, _run_batch(self._conn, batch, self._now_us, self._fsync, sync, budget)
-            )
+        if on_loop:
+            outcome = _run_batch(self._conn, batch, self._now_us, self._fsync, sync, budget)
+            self._finish(batch, outcome, on_loop=True)
             return
         self._running = True
         assert self._loop is not None
@@ -239,46 +233,29 @@ class GroupCommitter:
         )
         done.add_done_callback(lambda f: self._after_thread(batch, f))
 
-    def _small_beside_runner(self) -> bool:
-        """For a committer whose owner decides (a client's): on the loop now?"""
-        assert self._inline_when is not None
+    def _on_loop(self) -> bool:
+        """Commit the queued writes on the event loop? A runner's always do; a client's, when
+        its owner says it is beside a runner, only while they are few and bounded."""
+        if isinstance(self._inline, bool):
+            return self._inline
         queue = self._queue
         return (
             len(queue) <= BESIDE_RUNNER_INLINE_MAX
             and not any(write.unbounded for write, _ in queue)
-            and self._inline_when()
+            and self._inline()
         )
-
-    def _commit_alone(self) -> None:
-        """One write queued, on the loop, at the store's own durability: the common case of a
-        sequential run (a step record between two bodies) without a batch's bookkeeping."""
-        ((write, future),) = batch = self._queue
-        self._queue = []
-        self._urgent = False
-        self._needs_fsync = False
-        self._batch_sync = self._fsync
-        outcome = _run_alone(self._conn, write, self._now_us)
-        if type(outcome) is not tuple:
-            self._finish(batch, outcome)
-            return
-        self._busy_delay = 0.001
-        ok, value, notices = outcome
-        _settle(future, ok, value)
-        if notices.wanted:
-            self._publish(notices)
-        self._go_on()
 
     def _after_thread(self, batch: list[tuple[BoundWrite, Any]], done: asyncio.Future[Any]) -> None:
         self._running = False
         exc = done.exception()
         outcome = done.result() if exc is None else _Failed(exc)
-        self._finish(batch, outcome)
+        self._finish(batch, outcome, on_loop=False)
 
-    def _finish(self, batch: list[tuple[BoundWrite, Any]], outcome: Any) -> None:
+    def _finish(self, batch: list[tuple[BoundWrite, Any]], outcome: Any, *, on_loop: bool) -> None:
         if isinstance(outcome, _Busy):
             self._requeue(batch)
             self._busy_delay = min(
-                self._busy_delay * 2, INLINE_BUSY_RETRY_MAX if self._inline else BUSY_RETRY_MAX
+                self._busy_delay * 2, INLINE_BUSY_RETRY_MAX if on_loop else BUSY_RETRY_MAX
             )
             self._schedule(self._busy_delay)
             return
@@ -294,13 +271,14 @@ class GroupCommitter:
                 self._requeue(rest)
                 self._urgent = True
             for (_, future), (ok, value) in zip(batch, results, strict=False):
-                _settle(future, ok, value)
+                if future is None or future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
             if notices.wanted:
                 self._publish(notices)
-        self._go_on()
-
-    def _go_on(self) -> None:
-        """After a batch, writes queued meanwhile: at once if one is urgent, else lazily."""
         if self._queue:
             if self._urgent:
                 self._schedule(0)
@@ -312,15 +290,6 @@ class GroupCommitter:
         with the batch's need of an fsync."""
         self._queue[:0] = writes
         self._needs_fsync = self._needs_fsync or self._batch_sync
-
-
-def _settle(future: asyncio.Future[Any] | None, ok: bool, value: Any) -> None:
-    if future is None or future.done():
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
 
 
 def _nothing_else_ready(loop: asyncio.AbstractEventLoop) -> bool:
@@ -365,50 +334,18 @@ def _run_batch(
             conn.execute("PRAGMA synchronous = FULL")
 
 
-def _begin(conn: sqlite3.Connection) -> _Busy | _Failed | None:
-    """Take the write lock: None, or why not (another connection holds it, or an error)."""
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            return _Busy()
-        return _Failed(_store_error(exc))
-    return None
-
-
-def _run_alone(
-    conn: sqlite3.Connection, write: BoundWrite, now_us: Callable[[], int]
-) -> tuple[bool, Any, Notices] | _Busy | _Failed:
-    """``_run_transaction`` for a batch of one write: no savepoint, no time budget."""
-    refused = _begin(conn)
-    if refused is not None:
-        return refused
-    tx = Tx(conn, now_us())
-    try:
-        try:
-            value = write(tx)
-        except (sqlite3.OperationalError, sqlite3.DatabaseError):
-            raise
-        except Exception as exc:
-            conn.execute("ROLLBACK")
-            return False, exc, Notices()
-        conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        return _Failed(_store_error(exc))
-    return True, value, tx.notices
-
-
 def _run_transaction(
     conn: sqlite3.Connection,
     batch: list[tuple[BoundWrite, Any]],
     now_us: Callable[[], int],
     budget: float,
 ) -> Any:
-    refused = _begin(conn)
-    if refused is not None:
-        return refused
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return _Busy()
+        return _Failed(_store_error(exc))
     # The transaction's time is read once it holds the write lock, so that times follow the
     # order of commits: an event stamped before a wait's deadline was also committed before
     # that wait's timeout (a time read before waiting for the lock could be older).
