@@ -282,11 +282,10 @@ class RunPass:
 
     def _open_steps(self) -> bool:
         """Might a step of the run be unfinished? Only this run's passes open steps, under its
-        fence, so the journal (loaded at the claim, then kept by this pass) and the steps in
-        flight tell; others (an event, a child's end, a timeout) only ever finish them."""
-        return bool(self.inflight) or any(
-            row.status in _OPEN_STATUSES for row in self.journal.values()
-        )
+        fence, so the journal (loaded at the claim, then kept by this pass) tells; others (an
+        event, a child's end, a timeout) only ever finish them. Steps still in flight are not
+        asked about: the end records them cancelled itself (``_cancelled_in_flight``)."""
+        return any(row.status in _OPEN_STATUSES for row in self.journal.values())
 
     async def _fail(self, exc: BaseException) -> None:
         """Fail the run and record every step still running as cancelled, in one commit."""
@@ -334,10 +333,6 @@ class RunPass:
         branches.after_step(key)
 
     def _key_for(self, step_id: str) -> str:
-        if step_id not in self._seen and step_id not in self._used:
-            self._seen[step_id] = 1
-            self._used.add(step_id)
-            return step_id
         repeated = step_id in self._seen
         count = self._seen.get(step_id, 0) + 1
         key = step_id if count == 1 else f"{step_id}:{count}"
@@ -438,17 +433,10 @@ class RunPass:
                 waiter = asyncio.get_running_loop().create_future()
                 last.add_done_callback(functools.partial(_release, waiter))
                 await waiter
-        unconfirmed = self._unconfirmed
-        if len(unconfirmed) == 1 and unconfirmed[0][1].done():  # a sequential run's one record
-            future = unconfirmed[0][1]
-            self._unconfirmed = []
-            if future.cancelled() or future.exception() is not None:
-                self._record_failed = future
-        else:
-            for _, future in unconfirmed:
-                if future.done() and (future.cancelled() or future.exception() is not None):
-                    self._record_failed = future  # every later step of this pass must see it
-            self._unconfirmed = [item for item in unconfirmed if not item[1].done()]
+        for _, future in self._unconfirmed:
+            if future.done() and (future.cancelled() or future.exception() is not None):
+                self._record_failed = future  # every later step of this pass must see it too
+        self._unconfirmed = [item for item in self._unconfirmed if not item[1].done()]
         failed = self._record_failed
         if failed is not None:
             if failed.cancelled():
