@@ -147,9 +147,7 @@ def step_floor(path: Path, *, steps: int = 2000) -> dict[str, Any]:
                     started_at_us=started,
                     ended_at_us=time.time_ns() // 1000,
                 )
-                conn.execute("BEGIN IMMEDIATE")
-                writes.record_step(Tx(conn, row.ended_at_us or 0), run_id, 1, row, None, None)
-                conn.execute("COMMIT")
+                engine_tx(conn, writes.record_step, run_id, 1, row, None, None)
             return time.perf_counter() - t0
 
         wall = asyncio.run(loop())

@@ -145,10 +145,10 @@ class SqliteStore:
         if brief is None and self._commits_beside_runner:
             brief = functools.partial(_brief_beside_runner, loop)
         self._committer.short_while = brief
-        self._listener = Listener(asyncio.get_running_loop())
+        self._listener = Listener(loop)
         self._hub.add(self._listener)
         if self._wakeups is not None:
-            self._wakeups.open(asyncio.get_running_loop(), self._listener.deliver)
+            self._wakeups.open(loop, self._listener.deliver)
         self._data_version = self._watch.execute("PRAGMA data_version").fetchone()[0]
 
     async def close(self) -> None:
@@ -157,8 +157,7 @@ class SqliteStore:
             self._committer.close()
             self._committer = None
             loop = self._loop
-            stores = _runner_stores.get(loop) if loop is not None else None
-            if loop is not None and stores is not None and self in stores:
+            if loop is not None and (stores := _runner_stores.get(loop)) is not None:
                 stores.discard(self)
                 if not stores:
                     del _runner_stores[loop]
