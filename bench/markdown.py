@@ -70,7 +70,8 @@ def raw_summary(lines: list[dict[str, Any]]) -> str:
     if floor:
         parts.append(
             f"raw_engine_1step {floor['commit_ms']:.3f} ms (start {floor['start_ms']:.3f}, "
-            f"claim {floor['claim_ms']:.3f}, step with end {floor['step_end_ms']:.3f})"
+            + (f"claim {floor['claim_ms']:.3f}, " if "claim_ms" in floor else "")
+            + f"step with end {floor['step_end_ms']:.3f})"
         )
     steps = raws.get("raw_engine_steps")
     if steps:

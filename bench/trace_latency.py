@@ -64,12 +64,12 @@ def wrap(owner: Any, name: str, label: str) -> None:
 
 def instrument() -> None:
     wrap(committer, "_run_batch", "transaction (batch)")
-    wrap(committer, "_run_alone", "transaction (one write)")
     wrap(store.SqliteStore, "_publish", "publish notices")
     wrap(store.SqliteStore, "get_run", "get_run")
     wrap(store.SqliteStore, "wait_for_change", "wait_for_change")
     wrap(store.SqliteStore, "next_due_us", "next_due_us")
     wrap(store.SqliteStore, "claim", "claim")
+    wrap(store.SqliteStore, "start_run", "start_run")
     wrap(store.SqliteStore, "complete_run", "complete_run")
     wrap(execution.RunPass, "execute", "pass")
     wrap(execution.RunPass, "run_step", "step")

@@ -79,8 +79,10 @@ class Harness:
         grace: float = 10.0,
         jitter_ms: float = 0,
         concurrency: int = 1000,
+        extra: Iterable[str] = (),
     ) -> Worker:
-        """Start a runner process and return once it has registered its workflows."""
+        """Start a runner process and return once it has registered its workflows (``extra``:
+        more arguments of ``worker_app``)."""
         env = {
             **os.environ,
             "DX_EFFECTS": str(self.effects_path),
@@ -103,6 +105,7 @@ class Harness:
             str(grace),
             "--concurrency",
             str(concurrency),
+            *extra,
         ]
         proc = subprocess.Popen(cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT)
         worker = Worker(name, proc, log_path, log_file, time.time())

@@ -43,6 +43,38 @@ def test_kill_mid_step_reruns_only_the_interrupted_step(harness: Harness) -> Non
     assert harness.check_exactly_once_after_commit() == 1
 
 
+def test_kill_mid_step_of_a_run_handed_over_as_it_started(harness: Harness) -> None:
+    """A run started beside a runner goes to that runner in its start transaction, with no
+    claim: killed in the middle of its step, it is taken over when the lease ends, as any
+    claimed run, and its completed steps are not run again."""
+    note = harness.root / "started.txt"
+    first = harness.spawn(
+        "r1",
+        block=["slow"],
+        extra=["--start-here", "mid_step", "--input", '{"x": 7}', "--note", str(note)],
+    )
+    harness.wait_until(note.exists, 15, "the in-process start")
+    run_id, status = note.read_text().split()
+    assert status == "running"  # the runner had it when start() returned
+
+    def slow_running() -> bool:
+        slow = harness.steps(run_id).get("slow")
+        return slow is not None and slow.status == "running"
+
+    harness.wait_until(slow_running, 10, "the slow step to be recorded as running")
+    harness.kill(first)
+    assert harness.status(run_id) == "running"  # still leased by the dead runner
+    harness.spawn("r2")
+
+    assert harness.result(run_id) == [1, 2, 7, 3]
+    assert harness.executions(run_id, "a") == (1, 1)
+    assert harness.executions(run_id, "b") == (1, 1)
+    assert harness.executions(run_id, "slow") == (2, 1)  # at least once: the killed attempt
+    assert harness.executions(run_id, "c") == (1, 1)
+    assert harness.client.get_run(run_id).runner == "r2"
+    assert harness.check_exactly_once_after_commit() == 1
+
+
 def test_kill_mid_sleep_wakes_on_time_on_another_runner(harness: Harness) -> None:
     first = harness.spawn("r1")
     run_id = harness.client.start("sleeper", {"nap_ms": 2500}).run_id

@@ -2,6 +2,9 @@
 
 ``python worker_app.py DB_PATH RUNNER_NAME [--lease 1s] [--grace 10] [--concurrency N]``
 runs ``durablex.Runner(app, ...).run()`` until SIGTERM/SIGINT (or until it is SIGKILLed).
+With ``--start-here WORKFLOW --input JSON --note PATH`` it also starts a run of ``WORKFLOW``
+from an ``AsyncClient`` on the runner's own event loop (which hands the run to this runner in
+its start transaction) and writes ``"<run_id> <status when start() returned>"`` to ``PATH``.
 
 Environment:
 
@@ -19,11 +22,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
+import signal
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import durablex
@@ -84,6 +90,11 @@ def failing_once(
 async def step(ctx: durablex.Context, step_id: str, value: Any = None) -> Any:
     result = await ctx.step.run(step_id, body(ctx.run_id, step_id, value))
     return result["v"]
+
+
+@app.workflow("noop")
+async def noop(ctx: durablex.Context) -> Any:
+    return 1
 
 
 @app.workflow("mid_step", retries=0)
@@ -186,16 +197,40 @@ def main() -> None:
     parser.add_argument("--lease", default="1s")
     parser.add_argument("--grace", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=1000)
+    parser.add_argument("--start-here")
+    parser.add_argument("--input", default="null")
+    parser.add_argument("--note")
     args = parser.parse_args()
+    url = f"sqlite:///{os.path.abspath(args.db)}"
     runner = durablex.Runner(
         app,
-        db=f"sqlite:///{os.path.abspath(args.db)}",
+        db=url,
         name=args.name,
         lease=args.lease,
         grace=args.grace,
         concurrency=args.concurrency,
     )
-    runner.run()
+    if args.start_here is None:
+        runner.run()
+        return
+    asyncio.run(serve_and_start(runner, url, args.start_here, json.loads(args.input), args.note))
+
+
+async def serve_and_start(
+    runner: durablex.Runner, url: str, workflow: str, data: Any, note: str
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with runner, durablex.AsyncClient(url) as client:
+        # the runner counts the live runners when it claims this one, and takes runs as they
+        # start on its loop while that count is fresh
+        await (await client.start("noop")).result(timeout=30)
+        handle = await client.start(workflow, data)
+        run = await client.get_run(handle.run_id, with_steps=False)
+        await asyncio.to_thread(Path(note).write_text, f"{handle.run_id} {run.status}\n")
+        await stop.wait()
 
 
 if __name__ == "__main__":

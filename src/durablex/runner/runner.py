@@ -134,6 +134,8 @@ class Runner:
         self._stopped = False
         self._claim_share = CLAIM_BATCH
         self._share_read_at: float | None = None
+        # slots taken by runs being started on this loop for this runner (store.handoff)
+        self._reserved = 0
 
     def __repr__(self) -> str:
         return f"Runner(name={self.name!r}, apps={sorted(self.apps)!r}, db={self.store.url!r})"
@@ -192,6 +194,7 @@ class Runner:
         await self.store.register_runner(
             self.name, socket.gethostname(), os.getpid(), sorted(self.apps), workflows
         )
+        self.store.take_new_runs(self)
 
     async def stop(self) -> None:
         """Stop claiming, let running passes finish for ``grace`` seconds, release the rest."""
@@ -200,6 +203,7 @@ class Runner:
         self._stopped = True
         self._stopping.set()
         self._kick.set()
+        self.store.take_new_runs(None)
         # Only claiming stops now. Leases are renewed (and cancellations noticed) until every
         # pass has ended: a run still executing here during the grace period must not be taken
         # over by another runner, which would run its step bodies a second time.
@@ -252,7 +256,7 @@ class Runner:
         apps = sorted(self.apps)
         while not self._stopping.is_set():
             try:
-                free = self.concurrency - len(self._active) + len(self._holds.run_ids)
+                free = self._free_slots()
                 due = await self.store.next_due_us(apps, self.name)
                 now = self.clock.now_us()
                 if free > 0 and due is not None and due <= now + self._ahead_us:
@@ -281,6 +285,52 @@ class Runner:
             except Exception:
                 log.exception("runner %s: claim loop error; retrying", self.name)
                 await asyncio.sleep(0.5)
+
+    def _free_slots(self) -> int:
+        return self.concurrency - len(self._active) + len(self._holds.run_ids) - self._reserved
+
+    # -- runs handed over as they start (durablex.store.handoff) --------------------------
+
+    def reserve(self, app: str | None, workflow: str) -> bool:
+        """Take a slot for a run started on this loop, unless the runner is stopping, has no
+        free slot, runs its share of a claim already (a burst started here is then shared with
+        the other runners, as a burst of due runs is), or a held run wakes soon (new work then
+        waits for a claim, which yields to wake-ups).
+
+        Only while its count of live runners is fresh, as a claim would have it: that count
+        decides the share and whether a run may be held (runtime.holds). Otherwise the run is
+        queued, and the claim that takes it reads the count again."""
+        if self._stopping.is_set() or self._free_slots() <= 0:
+            return False
+        read_at = self._share_read_at
+        if read_at is None or asyncio.get_running_loop().time() - read_at >= LIVE_RUNNERS_REFRESH:
+            return False
+        if len(self._active) + self._reserved >= self._claim_share:
+            return False
+        if app is None:
+            if not any(a.get(workflow) is not None for a in self.apps.values()):
+                return False
+        elif not self.serves(app, workflow):
+            return False
+        if self._holds.run_ids and self._holds.wake_within(WAKE_GUARD_US, self.clock.now_us()):
+            return False
+        self._reserved += 1
+        return True
+
+    def serves(self, app: str, workflow: str) -> bool:
+        served = self.apps.get(app)
+        return served is not None and served.get(workflow) is not None
+
+    def adopt(self, run: ClaimedRun) -> bool:
+        self._reserved -= 1
+        if self._stopping.is_set():
+            return False
+        self._launch(run, [])
+        return True
+
+    def unreserve(self) -> None:
+        self._reserved -= 1
+        self._kick.set()
 
     def _gather_after(self, claimed: int) -> bool:
         """Pause before the next claim? After a full share when other runners are live, so that

@@ -16,10 +16,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from durablex.records import AppInfo, Event, Run, SendResult
 from durablex.store.notify import Notices
+
+if TYPE_CHECKING:
+    from durablex.store.handoff import LocalRunner
 
 
 class StoreError(Exception):
@@ -57,6 +60,16 @@ class ClaimedRun:
     parent_run_id: str | None
     warnings: tuple[str, ...]
     created_at_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class HandOff:
+    """The runner a start transaction claims its run for (``durablex.store.handoff``), if
+    ``serves(app, workflow)`` of the resolved workflow."""
+
+    runner: str
+    lease_us: int
+    serves: Callable[[str, str], bool]
 
 
 @dataclass(slots=True)
@@ -154,6 +167,11 @@ class Store(Protocol):
     def commit_briefly_while(self, predicate: Callable[[], bool]) -> None:
         """Keep each transaction short while ``predicate()`` is true, where a commit holds up
         this process's event loop (a runner: while a held run wakes soon)."""
+
+    def take_new_runs(self, runner: LocalRunner | None) -> None:
+        """Runs started on this store's event loop, by any store of this process on the same
+        database, go to ``runner`` in their start transaction when it has room for them
+        (``durablex.store.handoff``); None withdraws the offer."""
 
     # -- registry ------------------------------------------------------------------------
     async def register_runner(

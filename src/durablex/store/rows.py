@@ -11,8 +11,8 @@ import orjson
 
 from durablex.core.times import us_to_datetime
 from durablex.errors import AmbiguousWorkflowError, WorkflowNotFoundError
-from durablex.records import Attempt, Event, Run, Step
-from durablex.store.base import ClaimedRun, RunFilter, StepRow, StoreError
+from durablex.records import INVOKED_EVENT, Attempt, Event, Run, Step
+from durablex.store.base import ClaimedRun, HandOff, RunFilter, StepRow, StoreError
 
 RUNNER_DEAD_AFTER_US = 30_000_000
 LIVE_RUNNERS_SQL = "SELECT apps FROM runners WHERE stopped_at IS NULL AND heartbeat_at > ?"
@@ -141,6 +141,25 @@ def event_record(row: Sequence[Any]) -> Event:
         started_run_ids=tuple(load(row[7]) or ()),
         resumed=int(row[8] or 0),
     )
+
+
+def new_run_state(
+    claimed_by: HandOff | None, now_us: int
+) -> tuple[str, str | None, int | None, int, int | None, int]:
+    """status, lease_owner, lease_expires_at, fence, started_at and due_at of a run being
+    inserted: queued, or claimed by ``claimed_by`` (``durablex.store.handoff``) as a claim
+    would leave it."""
+    if claimed_by is None:
+        return "queued", None, None, 0, None, now_us
+    expires = now_us + claimed_by.lease_us
+    return "running", claimed_by.runner, expires, 1, now_us, expires
+
+
+def handed_claim_row(
+    run_id: str, app: str, workflow: str, input: bytes | None, event_id: str, now_us: int
+) -> tuple[Any, ...]:
+    """The claim row (as ``claimed_run`` reads it) of a run started already claimed."""
+    return (run_id, app, workflow, 1, input, event_id, None, None, now_us, INVOKED_EVENT, now_us)
 
 
 def claimed_run(row: Sequence[Any]) -> ClaimedRun:

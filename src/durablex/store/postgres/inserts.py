@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from durablex.core.ids import new_id
+from durablex.store.base import HandOff
 from durablex.store.postgres.committer import Tx
+from durablex.store.rows import new_run_state
 
 
 async def insert_event_row(
@@ -36,25 +38,37 @@ async def insert_run(
     parent_step_id: str | None = None,
     runner_pin: str | None = None,
     rerun_of: str | None = None,
+    claimed_by: HandOff | None = None,
 ) -> str:
+    """Insert a run, queued, or claimed by ``claimed_by`` (fence 1) as a claim would."""
     run_id = run_id or new_id()
+    now = tx.now_us
+    status, owner, expires, fence, started, due = new_run_state(claimed_by, now)
+    if claimed_by is None:
+        tx.notices.work_due = True
     await tx.execute(
         "INSERT INTO runs (id, app, workflow, status, input, event_id, parent_run_id,"
-        " parent_step_id, rerun_of, runner_pin, created_at, due_at)"
-        " VALUES (%s, %s, %s, 'queued', %s, %s, %s, %s, %s, %s, %s, %s)",
+        " parent_step_id, rerun_of, runner_pin, created_at, due_at, lease_owner,"
+        " lease_expires_at, last_runner, fence, started_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             run_id,
             app,
             workflow,
+            status,
             input,
             event_id,
             parent_run_id,
             parent_step_id,
             rerun_of,
             runner_pin,
-            tx.now_us,
-            tx.now_us,
+            now,
+            due,
+            owner,
+            expires,
+            owner,
+            fence,
+            started,
         ),
     )
-    tx.notices.work_due = True
     return run_id

@@ -21,6 +21,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from durablex.core.clock import Clock, SystemClock
 from durablex.records import AppInfo, Event, Run, SendResult
+from durablex.store import handoff
 from durablex.store.base import (
     AttemptWrite,
     ClaimedRun,
@@ -69,6 +70,8 @@ class PostgresStore:
         self.clock = clock or SystemClock()
         self._token = secrets.token_hex(8)
         self._hub = hub_for(config.identity)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._taker: handoff.LocalRunner | None = None
         self._committer: GroupCommitter | None = None
         self._pool: AsyncConnectionPool[Any] | None = None
         self._listener: Listener | None = None
@@ -107,12 +110,15 @@ class PostgresStore:
             await committer.close()
             raise
         self._committer, self._pool = committer, pool
-        self._listener = Listener(asyncio.get_running_loop())
+        self._loop = asyncio.get_running_loop()
+        self._listener = Listener(self._loop)
         self._hub.add(self._listener)
         self._notify = NotifyListener(self.config, self._token, self._listener)
         await self._notify.start()
 
     async def close(self) -> None:
+        if self._taker is not None:
+            self.take_new_runs(None)
         if self._committer is not None:
             with contextlib.suppress(Exception):
                 await self._committer.drain()
@@ -197,6 +203,14 @@ class PostgresStore:
 
     def commit_briefly_while(self, predicate: Callable[[], bool]) -> None:
         """Nothing to do: a transaction here is awaited on the server, the loop runs meanwhile."""
+
+    def take_new_runs(self, runner: handoff.LocalRunner | None) -> None:
+        assert self._loop is not None, "open the store first"
+        if self._taker is not None:
+            handoff.remove(self.config.identity, self._loop, self._taker)
+        self._taker = runner
+        if runner is not None:
+            handoff.add(self.config.identity, self._loop, runner)
 
     def listen_for(self, *, work: bool, terminal: bool) -> None:
         assert self._listener is not None
@@ -396,7 +410,16 @@ class PostgresStore:
         runner_pin: str | None = None,
         rerun_of: str | None = None,
     ) -> str:
-        return await self._write(writes.start_run, app, workflow, input, runner_pin, rerun_of)
+        return await handoff.start_run(
+            self.config.identity,
+            app,
+            workflow,
+            runner_pin,
+            lambda taker: self._write(
+                writes.start_run, app, workflow, input, runner_pin, rerun_of, taker
+            ),
+            lambda run_id: self._write(writes.release_run, run_id, 1),
+        )
 
     async def send_event(self, event: NewEvent) -> SendResult:
         return await self._write(

@@ -17,6 +17,7 @@ from durablex.core.ids import new_id
 from durablex.records import INVOKED_EVENT, TERMINAL_STATUSES, SendResult
 from durablex.store.base import (
     AttemptWrite,
+    HandOff,
     LeaseLostError,
     NewChildRun,
     NewEvent,
@@ -32,6 +33,7 @@ from durablex.store.rows import (
     NOT_TERMINAL_SQL,
     child_failure,
     choose_workflow,
+    handed_claim_row,
     json_or_none,
     require_steps,
     step_params,
@@ -200,10 +202,14 @@ async def start_run(
     input: bytes | None,
     runner_pin: str | None,
     rerun_of: str | None,
-) -> str:
+    taker: HandOff | None = None,
+) -> tuple[str, tuple[Any, ...] | None]:
+    """The new run's id, and its claim row (as ``claim`` returns) if ``taker`` took it."""
     app, workflow = await resolve_workflow(tx, workflow, app, None)
     event_id = new_id()
     await insert_event_row(tx, event_id, INVOKED_EVENT, input, app)
+    if taker is not None and not taker.serves(app, workflow):
+        taker = None
     run_id = await insert_run(
         tx,
         app=app,
@@ -212,11 +218,14 @@ async def start_run(
         event_id=event_id,
         runner_pin=runner_pin,
         rerun_of=rerun_of,
+        claimed_by=taker,
     )
     await tx.execute(
         "UPDATE events SET started_runs = %s WHERE id = %s", (orjson.dumps([run_id]), event_id)
     )
-    return run_id
+    if taker is None:
+        return run_id, None
+    return run_id, handed_claim_row(run_id, app, workflow, input, event_id, tx.now_us)
 
 
 async def start_child(tx: Tx, run_id: str, fence: int, step: StepRow, child: NewChildRun) -> None:

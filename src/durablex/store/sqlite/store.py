@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from durablex.core.clock import Clock, SystemClock
 from durablex.records import AppInfo, Event, Run, SendResult
+from durablex.store import handoff
 from durablex.store.base import (
     AttemptWrite,
     ClaimedRun,
@@ -104,7 +105,9 @@ class SqliteStore:
         self._committer: GroupCommitter | None = None
         self._brief_while: Callable[[], bool] | None = None
         self._listener: Listener | None = None
-        self._hub = hub_for(str(self.path.resolve()))
+        self._database = str(self.path.resolve())
+        self._hub = hub_for(self._database)
+        self._taker: handoff.LocalRunner | None = None
         self._wakeups = Wakeups(self.path) if str(self.path) != ":memory:" else None
         self._data_version = 0
         self._next_poll = 0.0
@@ -152,6 +155,8 @@ class SqliteStore:
         self._data_version = self._watch.execute("PRAGMA data_version").fetchone()[0]
 
     async def close(self) -> None:
+        if self._taker is not None:
+            self.take_new_runs(None)
         if self._committer is not None:
             await self._committer.drain()
             self._committer.close()
@@ -220,6 +225,14 @@ class SqliteStore:
         self._brief_while = predicate
         if self._committer is not None:
             self._committer.short_while = predicate
+
+    def take_new_runs(self, runner: handoff.LocalRunner | None) -> None:
+        assert self._loop is not None, "open the store first"
+        if self._taker is not None:
+            handoff.remove(self._database, self._loop, self._taker)
+        self._taker = runner
+        if runner is not None and str(self.path) != ":memory:":
+            handoff.add(self._database, self._loop, runner)
 
     def listen_for(self, *, work: bool, terminal: bool) -> None:
         """Which in-process notices wake ``wait_for_change`` (default: both)."""
@@ -392,7 +405,16 @@ class SqliteStore:
         runner_pin: str | None = None,
         rerun_of: str | None = None,
     ) -> str:
-        return await self._write(writes.start_run, app, workflow, input, runner_pin, rerun_of)
+        return await handoff.start_run(
+            self._database,
+            app,
+            workflow,
+            runner_pin,
+            lambda taker: self._write(
+                writes.start_run, app, workflow, input, runner_pin, rerun_of, taker
+            ),
+            lambda run_id: self._write(writes.release_run, run_id, 1),
+        )
 
     async def send_event(self, event: NewEvent) -> SendResult:
         return await self._write(writes.accept_event, event)

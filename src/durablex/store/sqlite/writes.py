@@ -16,6 +16,7 @@ from durablex.core.matching import matches
 from durablex.records import INVOKED_EVENT, TERMINAL_STATUSES, SendResult
 from durablex.store.base import (
     AttemptWrite,
+    HandOff,
     LeaseLostError,
     NewChildRun,
     NewEvent,
@@ -27,7 +28,9 @@ from durablex.store.rows import (
     HELD_SQL,
     NOT_TERMINAL_SQL,
     child_failure,
+    handed_claim_row,
     json_or_none,
+    new_run_state,
     require_steps,
     step_params,
 )
@@ -193,27 +196,39 @@ def insert_run(
     parent_step_id: str | None = None,
     runner_pin: str | None = None,
     rerun_of: str | None = None,
+    claimed_by: HandOff | None = None,
 ) -> str:
+    """Insert a run, queued, or claimed by ``claimed_by`` (fence 1) as a claim would."""
     run_id = run_id or new_id()
+    now = tx.now_us
+    status, owner, expires, fence, started, due = new_run_state(claimed_by, now)
+    if claimed_by is None:
+        tx.notices.work_due = True
     tx.conn.execute(
         "INSERT INTO runs (id, app, workflow, status, input, event_id, parent_run_id,"
-        " parent_step_id, rerun_of, runner_pin, created_at, due_at)"
-        " VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)",
+        " parent_step_id, rerun_of, runner_pin, created_at, due_at, lease_owner,"
+        " lease_expires_at, last_runner, fence, started_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             run_id,
             app,
             workflow,
+            status,
             input,
             event_id,
             parent_run_id,
             parent_step_id,
             rerun_of,
             runner_pin,
-            tx.now_us,
-            tx.now_us,
+            now,
+            due,
+            owner,
+            expires,
+            owner,
+            fence,
+            started,
         ),
     )
-    tx.notices.work_due = True
     return run_id
 
 
@@ -224,11 +239,15 @@ def start_run(
     input: bytes | None,
     runner_pin: str | None,
     rerun_of: str | None,
-) -> str:
+    taker: HandOff | None = None,
+) -> tuple[str, tuple[Any, ...] | None]:
+    """The new run's id, and its claim row (as ``claim`` returns) if ``taker`` took it."""
     app, workflow = reads.resolve_workflow(tx.conn, workflow, app, None)
     event_id, run_id = new_id(), new_id()
     insert_event_row(tx, event_id, INVOKED_EVENT, input, app, started_runs=[run_id])
-    return insert_run(
+    if taker is not None and not taker.serves(app, workflow):
+        taker = None
+    insert_run(
         tx,
         app=app,
         workflow=workflow,
@@ -237,7 +256,11 @@ def start_run(
         run_id=run_id,
         runner_pin=runner_pin,
         rerun_of=rerun_of,
+        claimed_by=taker,
     )
+    if taker is None:
+        return run_id, None
+    return run_id, handed_claim_row(run_id, app, workflow, input, event_id, tx.now_us)
 
 
 def start_child(tx: Tx, run_id: str, fence: int, step: StepRow, child: NewChildRun) -> None:

@@ -1,0 +1,139 @@
+"""Runs started on a runner's event loop go to that runner in their start transaction
+(``durablex.store.handoff``): running when ``start()`` returns, with no claim, unless the runner
+cannot take them, in which case they are queued as any run."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+import durablex
+
+from .support import wait_status
+
+
+def gated_app(name: str, gate: asyncio.Event, passes: list[str]) -> durablex.App:
+    app = durablex.App(name)
+
+    @app.workflow("wf")
+    async def wf(ctx: durablex.Context) -> Any:
+        passes.append(ctx.run_id)
+
+        async def blocked() -> str:
+            await gate.wait()
+            return ctx.app
+
+        return await ctx.step.run("blocked", blocked)
+
+    @app.workflow("quick")
+    async def quick(ctx: durablex.Context) -> Any:
+        return await ctx.step.run("one", lambda: 1)
+
+    return app
+
+
+async def counted(client: durablex.AsyncClient, app: str | None = None) -> None:
+    """A first run: the runner counts the live runners when it claims it, and only takes runs
+    as they start while that count is fresh."""
+    assert await (await client.start("quick", app=app)).result(timeout=15) == 1
+
+
+async def test_a_run_started_beside_a_runner_is_running_on_it_when_start_returns(db: str) -> None:
+    gate, passes = asyncio.Event(), []
+    async with (
+        durablex.Runner(gated_app("a", gate, passes), db=db, name="r1") as runner,
+        durablex.AsyncClient(db) as client,
+    ):
+        await counted(client)
+        handle = await client.start("wf")
+        run = await client.get_run(handle.run_id, with_steps=False)
+        assert (run.status, run.runner) == ("running", "r1")
+        assert runner.active_runs == 1
+        gate.set()
+        assert await handle.result(timeout=15) == "a"
+    assert passes == [handle.run_id]  # one pass: taken once, never claimed again
+
+
+async def test_a_runner_without_a_free_slot_leaves_the_run_queued(db: str) -> None:
+    gate, passes = asyncio.Event(), []
+    async with (
+        durablex.Runner(gated_app("a", gate, passes), db=db, concurrency=1) as runner,
+        durablex.AsyncClient(db) as client,
+    ):
+        await counted(client)
+        first = await client.start("wf")
+        second = await client.start("wf")
+        assert (await client.get_run(first.run_id, with_steps=False)).status == "running"
+        assert (await client.get_run(second.run_id, with_steps=False)).status == "queued"
+        assert runner.active_runs == 1
+        gate.set()
+        assert [await first.result(timeout=15), await second.result(timeout=15)] == ["a", "a"]
+    assert sorted(passes) == sorted([first.run_id, second.run_id])
+
+
+async def test_each_run_goes_to_the_runner_of_its_workflow(db: str) -> None:
+    gate, passes = asyncio.Event(), []
+    async with (
+        durablex.Runner(gated_app("a", gate, passes), db=db, name="ra"),
+        durablex.Runner(gated_app("b", gate, passes), db=db, name="rb"),
+        durablex.AsyncClient(db) as client,
+    ):
+        await counted(client, "a")
+        await counted(client, "b")
+        handles = [await client.start("wf", app=app) for app in ("b", "a")]
+        runs = [await client.get_run(h.run_id, with_steps=False) for h in handles]
+        assert [(r.status, r.runner) for r in runs] == [("running", "rb"), ("running", "ra")]
+        gate.set()
+        assert [await h.result(timeout=15) for h in handles] == ["b", "a"]
+
+
+async def test_a_run_handed_to_a_stopping_runner_is_released_to_the_others(db: str) -> None:
+    gate, passes = asyncio.Event(), []
+    gate.set()
+    app = gated_app("a", gate, passes)
+    async with durablex.AsyncClient(db) as client:
+        first = durablex.Runner(app, db=db, name="first")
+        await first.start()
+        await counted(client)
+        # the start reserves a slot on `first` and queues its transaction; the stop begins
+        # before that transaction commits, so `first` refuses the run when it is handed over
+        starting = asyncio.ensure_future(client.start("wf"))
+        stopping = asyncio.ensure_future(first.stop())
+        handle = await starting
+        await stopping
+        await wait_status(client, handle.run_id, "queued")
+        assert passes == []  # `first` never ran it
+        async with durablex.Runner(app, db=db, name="second"):
+            assert await handle.result(timeout=15) == "a"
+        run = await client.get_run(handle.run_id, with_steps=False)
+        assert run.runner == "second"
+    assert passes == [handle.run_id]
+
+
+async def test_a_runner_takes_runs_as_they_start_only_up_to_its_share_of_a_claim(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As many as one claim would take (CLAIM_BATCH, split among the live runners), and only
+    runs of its own workflows; a burst beyond that is queued, for whichever runner claims."""
+    from durablex.runner import runner as runner_module
+
+    monkeypatch.setattr(runner_module, "CLAIM_BATCH", 20)
+    monkeypatch.setattr(runner_module, "CLAIM_SHARE_MIN", 1)
+    gate, passes = asyncio.Event(), []
+    async with (
+        durablex.Runner(gated_app("a", gate, passes), db=db) as runner,
+        durablex.AsyncClient(db) as client,
+    ):
+        await counted(client)
+        assert not runner.reserve("b", "wf")
+        assert not runner.reserve(None, "missing")
+        assert [runner.reserve(None, "wf") for _ in range(22)] == [True] * 20 + [False] * 2
+        for _ in range(20):
+            runner.unreserve()
+        handles = await asyncio.gather(*(client.start("wf") for _ in range(30)))
+        gate.set()
+        assert [await h.result(timeout=30) for h in handles] == ["a"] * 30
+        assert runner.active_runs == 0
+    assert sorted(passes) == sorted(h.run_id for h in handles)
