@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import durablex
-from durablex.store.base import StoreError
+from durablex.store.base import RunFilter, StoreError
 from durablex.store.sqlite.connection import SCHEMA_VERSION, connect, migrate, refuse_foreign
 
 
@@ -200,3 +200,47 @@ def test_a_file_migrated_by_another_opener_meanwhile_is_not_taken_for_a_foreign_
     finally:
         opener.close()
         migrating.close()
+
+
+async def test_a_file_of_schema_version_1_is_migrated_with_its_runs_and_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Version 2 drops two run indexes and rebuilds the events table without AUTOINCREMENT:
+    every run and event stays, events keep their order, and new ones come after them."""
+    from durablex.store.sqlite import connection
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    app = durablex.App("a")
+
+    @app.workflow("echo", on="ping")
+    async def echo(ctx: durablex.Context) -> Any:
+        return await ctx.step.run("s", lambda: ctx.data)
+
+    with monkeypatch.context() as old:
+        old.setattr(connection, "MIGRATIONS", connection.MIGRATIONS[:1])
+        old.setattr(connection, "SCHEMA_VERSION", 1)
+        async with durablex.Runner(app, db=url), durablex.AsyncClient(url) as client:
+            started = await client.start("echo", 1)
+            sent = await client.send("ping", 2)
+            assert await started.result(timeout=15) == 1
+            assert await client.handle(sent.run_ids[0]).result(timeout=15) == 2
+            before = [e.id for e in (await client.list_events()).events]
+    assert len(before) == 2
+
+    async with durablex.Runner(app, db=url), durablex.AsyncClient(url) as client:
+        third = await client.send("ping", 3)
+        assert await client.handle(third.run_ids[0]).result(timeout=15) == 3
+        assert [e.id for e in (await client.list_events()).events] == [third.event_id, *before]
+        by_event = await client.list_runs_page(RunFilter(search=sent.event_id))
+        assert [r.id for r in by_event.runs] == sent.run_ids
+        assert (await client.get_run(started.run_id)).output == 1
+    conn = sqlite3.connect(tmp_path / "old.db")
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 2
+        indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        assert not {"runs_event", "runs_lease_owner", "events_v2"} & indexes
+        assert "events_name" in indexes
+        seqs = [row[0] for row in conn.execute("SELECT seq FROM events ORDER BY seq")]
+        assert seqs == [1, 2, 3]
+    finally:
+        conn.close()

@@ -180,9 +180,12 @@ def claimed_run(row: Sequence[Any]) -> ClaimedRun:
     )
 
 
-def run_filter_sql(filt: RunFilter, cursor: str | None, mark: str) -> tuple[str, list[Any]]:
+def run_filter_sql(
+    filt: RunFilter, cursor: str | None, mark: str, started_by: str
+) -> tuple[str, list[Any]]:
     """The WHERE clause (or "") and parameters of a run listing; ``mark`` is the dialect's
-    placeholder ("?" or "%s")."""
+    placeholder ("?" or "%s"), ``started_by`` its condition that the run was started by the
+    event whose id is the one parameter it takes."""
     where: list[str] = []
     params: list[Any] = []
     for column, value in (
@@ -195,7 +198,7 @@ def run_filter_sql(filt: RunFilter, cursor: str | None, mark: str) -> tuple[str,
             where.append(f"{column} = {mark}")
             params.append(value)
     if filt.search:
-        where.append(f"(r.id = {mark} OR r.event_id = {mark} OR r.parent_run_id = {mark})")
+        where.append(f"(r.id = {mark} OR {started_by} OR r.parent_run_id = {mark})")
         params += [filt.search, filt.search, filt.search]
     if filt.created_after_us is not None:
         where.append(f"r.created_at >= {mark}")

@@ -79,7 +79,7 @@ async def run_statuses(conn: Any, run_ids: Sequence[str]) -> dict[str, str]:
 
 
 async def list_runs(conn: Any, filt: RunFilter, limit: int, cursor: str | None) -> RunPage:
-    clause, params = run_filter_sql(filt, cursor, "%s")
+    clause, params = run_filter_sql(filt, cursor, "%s", "r.event_id = %s")
     rows = await _all(
         conn,
         f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} {clause}"

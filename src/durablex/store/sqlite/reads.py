@@ -32,6 +32,12 @@ from durablex.store.rows import (
     step_row,
 )
 
+# runs.event_id has no index (one WAL page less in every start): the event's own row lists
+# the runs it started
+STARTED_BY_EVENT = (
+    "r.id IN (SELECT value FROM events ev, json_each(ev.started_runs) WHERE ev.id = ?)"
+)
+
 
 def load_journals(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, list[StepRow]]:
     journals: dict[str, list[StepRow]] = {run_id: [] for run_id in run_ids}
@@ -69,7 +75,7 @@ def run_statuses(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, 
 
 
 def list_runs(conn: sqlite3.Connection, filt: RunFilter, limit: int, cursor: str | None) -> RunPage:
-    clause, params = run_filter_sql(filt, cursor, "?")
+    clause, params = run_filter_sql(filt, cursor, "?", STARTED_BY_EVENT)
     rows = conn.execute(
         f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} {clause}"
         " ORDER BY r.created_at DESC, r.id DESC LIMIT ?",
@@ -186,7 +192,8 @@ def next_due_us(
 def held_runs(conn: sqlite3.Connection, runner: str, run_ids: Sequence[str]) -> set[str]:
     rows = conn.execute(
         "SELECT id FROM runs WHERE id IN (SELECT value FROM json_each(?))"
-        f" AND lease_owner = ? AND {HELD_SQL}",
+        # "+": found by id, not by a scan of every running run through runs_status_created
+        f" AND lease_owner = ? AND +{HELD_SQL}",
         (orjson.dumps(list(run_ids)), runner),
     ).fetchall()
     return {r[0] for r in rows}

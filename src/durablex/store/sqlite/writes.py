@@ -653,7 +653,8 @@ def renew_leases(tx: Tx, runner: str, run_ids: Sequence[str], lease_us: int) -> 
     expires = tx.now_us + lease_us
     tx.conn.execute(
         "UPDATE runs SET lease_expires_at = ?, due_at = ? WHERE lease_owner = ?"
-        " AND status = 'running' AND id IN (SELECT value FROM json_each(?))",
+        # "+": found by id, not by a scan of every running run through runs_status_created
+        " AND +status = 'running' AND id IN (SELECT value FROM json_each(?))",
         (expires, expires, runner, orjson.dumps(list(run_ids))),
     )
 
