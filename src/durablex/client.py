@@ -55,9 +55,10 @@ def check_status(value: object) -> str | None:
 class RunHandle:
     """A started run: its id, its status, and its result when it ends (blocking)."""
 
-    def __init__(self, client: Client, run_id: str) -> None:
+    def __init__(self, client: Client, run_id: str, _started_at_mark: int | None = None) -> None:
         self._client = client
         self.run_id = run_id
+        self._started_at_mark = _started_at_mark
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(run_id={self.run_id!r})"
@@ -74,15 +75,20 @@ class RunHandle:
     def result(self, timeout: object = None) -> Any:
         """The run's output once it completes; raises RunFailedError, RunCancelledError, or
         TimeoutError after ``timeout`` seconds."""
-        return self._client._call(self._client._async.handle(self.run_id).result(timeout))
+        handle = AsyncRunHandle(self._client._async, self.run_id, self._started_at_mark)
+        return self._client._call(handle.result(timeout))
 
 
 class AsyncRunHandle(RunHandle):
     """The handle an ``AsyncClient`` returns: ``status()`` and ``result()`` are coroutines."""
 
-    def __init__(self, client: AsyncClient, run_id: str) -> None:
+    def __init__(
+        self, client: AsyncClient, run_id: str, _started_at_mark: int | None = None
+    ) -> None:
         self._async_client = client
         self.run_id = run_id
+        # the client's change mark from before this run was started (by this handle's start)
+        self._started_at_mark = _started_at_mark
 
     async def status(self) -> str:  # type: ignore[override]
         run = await self._async_client.get_run(self.run_id, with_steps=False)
@@ -90,7 +96,9 @@ class AsyncRunHandle(RunHandle):
 
     async def result(self, timeout: object = None) -> Any:
         seconds = parse_seconds(timeout, what="result timeout")
-        run = await self._async_client.wait(self.run_id, seconds)
+        run = await self._async_client.wait(
+            self.run_id, seconds, _unchanged_since=self._started_at_mark
+        )
         if run.status == "completed":
             return run.output
         if run.status == "cancelled":
@@ -165,8 +173,9 @@ class AsyncClient:
             check_name(app, what="app")
         payload = encode(data, what="run input", max_bytes=self._max_payload_bytes)
         store = await self._ensure_open()
+        mark = store.change_mark()
         run_id = await store.start_run(app, name, payload)
-        return AsyncRunHandle(self, run_id)
+        return AsyncRunHandle(self, run_id, mark)
 
     async def cancel(self, run_id: str) -> bool:
         """Cancel a run, its parked waits, its running steps and its children.
@@ -253,21 +262,36 @@ class AsyncClient:
         store = await self._ensure_open()
         return await store.list_apps()
 
-    async def wait(self, run_id: str, timeout: float | None) -> Run:
+    async def wait(
+        self, run_id: str, timeout: float | None, *, _unchanged_since: int | None = None
+    ) -> Run:
         """Wait until the run is terminal and return it without its steps (TimeoutError after
-        ``timeout`` seconds)."""
+        ``timeout`` seconds).
+
+        ``_unchanged_since``: this store's change mark from before the run was started. While
+        the mark is the same, no notice or poll has told of any run ending since, so the run
+        has not ended: the first read waits for the first change (a round trip is a start, one
+        wait and one read)."""
         store = await self._ensure_open()
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
+        read = _unchanged_since is None or store.change_mark() != _unchanged_since
+        status = "unfinished"
         while True:
-            run = await store.get_run(run_id, with_steps=False)
-            if run is None:
-                raise RunNotFoundError(run_id=run_id)
-            if run.status in TERMINAL_STATUSES:
-                return run
+            if read:
+                run = await store.get_run(run_id, with_steps=False)
+                if run is None:
+                    raise RunNotFoundError(run_id=run_id)
+                if run.status in TERMINAL_STATUSES:
+                    return run
+                status = run.status
             remaining = STATUS_POLL if deadline is None else deadline - loop.time()
             if remaining <= 0:
-                raise TimeoutError(f"run {run_id} is still {run.status} after {timeout} seconds")
+                if not read:
+                    read = True
+                    continue
+                raise TimeoutError(f"run {run_id} is still {status} after {timeout} seconds")
+            read = True
             # any notice means a re-read: a point read on this loop, cheaper than filtering
             await store.wait_for_change(min(remaining, STATUS_POLL))
 
@@ -331,7 +355,7 @@ class Client:
 
     def start(self, workflow: str, data: Any = None, *, app: str | None = None) -> RunHandle:
         handle = self._call(self._async.start(workflow, data, app=app))
-        return RunHandle(self, handle.run_id)
+        return RunHandle(self, handle.run_id, handle._started_at_mark)
 
     def get_run(self, run_id: str) -> Run:
         return self._call(self._async.get_run(run_id))

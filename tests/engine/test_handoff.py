@@ -11,7 +11,7 @@ import pytest
 
 import durablex
 
-from .support import wait_status
+from .support import eventually, wait_status
 
 
 def gated_app(name: str, gate: asyncio.Event, passes: list[str]) -> durablex.App:
@@ -40,6 +40,15 @@ async def counted(client: durablex.AsyncClient, app: str | None = None) -> None:
     assert await (await client.start("quick", app=app)).result(timeout=15) == 1
 
 
+async def idle(runner: durablex.Runner) -> None:
+    """Until the runner has let go of the passes that ended (a result can be seen before)."""
+
+    async def check() -> bool:
+        return runner.active_runs == 0
+
+    await eventually(check, what="the runner to end its passes")
+
+
 async def test_a_run_started_beside_a_runner_is_running_on_it_when_start_returns(db: str) -> None:
     gate, passes = asyncio.Event(), []
     async with (
@@ -47,6 +56,7 @@ async def test_a_run_started_beside_a_runner_is_running_on_it_when_start_returns
         durablex.AsyncClient(db) as client,
     ):
         await counted(client)
+        await idle(runner)
         handle = await client.start("wf")
         run = await client.get_run(handle.run_id, with_steps=False)
         assert (run.status, run.runner) == ("running", "r1")
@@ -63,6 +73,7 @@ async def test_a_runner_without_a_free_slot_leaves_the_run_queued(db: str) -> No
         durablex.AsyncClient(db) as client,
     ):
         await counted(client)
+        await idle(runner)
         first = await client.start("wf")
         second = await client.start("wf")
         assert (await client.get_run(first.run_id, with_steps=False)).status == "running"
@@ -127,6 +138,7 @@ async def test_a_runner_takes_runs_as_they_start_only_up_to_its_share_of_a_claim
         durablex.AsyncClient(db) as client,
     ):
         await counted(client)
+        await idle(runner)
         assert not runner.reserve("b", "wf")
         assert not runner.reserve(None, "missing")
         assert [runner.reserve(None, "wf") for _ in range(22)] == [True] * 20 + [False] * 2

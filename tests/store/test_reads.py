@@ -106,3 +106,27 @@ async def test_a_commit_wakes_another_store_on_the_same_database(
             raise AssertionError("no notice of the run's end")
     finally:
         await other.close()
+
+
+async def test_a_waiters_change_mark_moves_when_a_run_ends_not_when_one_starts(
+    store: Store, url: str, clock: ManualClock
+) -> None:
+    """What lets a client skip its first read of a run it has just started: while the mark of
+    a store that waits for ends stays the same, no run has ended as far as it was told."""
+    await register(store, ("wf", ()))
+    client = open_store(url, clock=clock)
+    await client.open()
+    try:
+        client.listen_for(work=False, terminal=True)
+        mark = client.change_mark()
+        run_id = await client.start_run(APP, "wf", None)
+        held = await claim_one(store)
+        assert client.change_mark() == mark  # a start and a claim end nothing
+        await store.complete_run(run_id, held.fence, None)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while client.change_mark() == mark and loop.time() < deadline:
+            await client.wait_for_change(deadline - loop.time())
+        assert client.change_mark() != mark
+    finally:
+        await client.close()

@@ -164,6 +164,11 @@ class Store(Protocol):
     def listen_for(self, *, work: bool, terminal: bool) -> None:
         """Which in-process notices wake ``wait_for_change`` (default: both)."""
 
+    def change_mark(self) -> int:
+        """A number that changes whenever this store learns of a change ``wait_for_change``
+        would return for: while it stays the same, a run seen unfinished is still unfinished,
+        as far as any notice or poll has told."""
+
     def commit_briefly_while(self, predicate: Callable[[], bool]) -> None:
         """Keep each transaction short while ``predicate()`` is true, where a commit holds up
         this process's event loop (a runner: while a held run wakes soon)."""

@@ -12,6 +12,10 @@ import asyncio
 import threading
 from dataclasses import dataclass, field
 
+# In ``Notices.terminal``: runs ended that are not named (too many for a datagram, or notices
+# lost while a listener was reconnecting).
+UNNAMED_RUNS = "…"
+
 
 @dataclass(slots=True)
 class Notices:
@@ -44,6 +48,8 @@ class Listener:
         self.pending = Notices()
         self.wants_work = True
         self.wants_terminal = True
+        # notices taken in so far: unchanged, nothing of interest has happened
+        self.delivered = 0
         self._lock = threading.Lock()
 
     def deliver(self, notices: Notices) -> None:
@@ -53,6 +59,7 @@ class Listener:
             return
         with self._lock:
             self.pending.merge(notices)
+            self.delivered += 1
         if self.loop.is_closed():
             return
         try:

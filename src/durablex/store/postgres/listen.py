@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from durablex.store.notify import Listener, Notices
+from durablex.store.notify import UNNAMED_RUNS, Listener, Notices
 from durablex.store.postgres.connection import PgConfig, connect
 
 log = logging.getLogger("durablex.store.postgres")
@@ -75,7 +75,7 @@ class NotifyListener:
                 self.connected.set()
                 if not first:
                     # notices sent while we were away are lost: say that anything may have changed
-                    self._inbox.deliver(Notices(work_due=True))
+                    self._inbox.deliver(Notices(work_due=True, terminal={UNNAMED_RUNS}))
                 first = False
                 delay = 0.05
                 async for notify in self._conn.notifies():

@@ -217,6 +217,10 @@ class PostgresStore:
         self._listener.wants_work = work
         self._listener.wants_terminal = terminal
 
+    def change_mark(self) -> int:
+        assert self._listener is not None
+        return self._listener.delivered
+
     async def wait_for_change(self, timeout: float) -> Notices | None:
         assert self._listener is not None
         if not await self._listener.wait(timeout):

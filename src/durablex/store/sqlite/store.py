@@ -110,6 +110,7 @@ class SqliteStore:
         self._taker: handoff.LocalRunner | None = None
         self._wakeups = Wakeups(self.path) if str(self.path) != ":memory:" else None
         self._data_version = 0
+        self._changes_polled = 0
         self._next_poll = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -240,6 +241,10 @@ class SqliteStore:
         self._listener.wants_work = work
         self._listener.wants_terminal = terminal
 
+    def change_mark(self) -> int:
+        assert self._listener is not None
+        return self._listener.delivered + self._changes_polled
+
     async def wait_for_change(self, timeout: float) -> Notices | None:
         """Notices of this process's commits wake at once, and those of other processes as
         soon as their datagram arrives (``wakeups``); any commit by another process is also
@@ -259,6 +264,7 @@ class SqliteStore:
                 version = self._watch.execute("PRAGMA data_version").fetchone()[0]
                 if version != self._data_version:
                     self._data_version = version
+                    self._changes_polled += 1
                     return Notices(work_due=True)
             remaining = deadline - now
             if remaining <= 0:

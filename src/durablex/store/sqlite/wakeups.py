@@ -33,7 +33,7 @@ from pathlib import Path
 
 import orjson
 
-from durablex.store.notify import Notices
+from durablex.store.notify import UNNAMED_RUNS, Notices
 
 log = logging.getLogger("durablex.store.sqlite")
 
@@ -86,7 +86,7 @@ def decode_notices(data: bytes) -> Notices | None:
         ended = message["t"]
         if not isinstance(ended, list) or not all(isinstance(r, str) for r in ended):
             return None
-        terminal = set(ended) | ({"…"} if message.get("more") else set())
+        terminal = set(ended) | ({UNNAMED_RUNS} if message.get("more") else set())
         return Notices(work_due=bool(message["w"]), terminal=terminal)
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return None
