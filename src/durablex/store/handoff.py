@@ -118,7 +118,10 @@ def settle(
         if row is None:
             runner.unreserve()
         elif not runner.adopt(claimed_run(row)):
-            release(run_id).add_done_callback(_log_release_failure(run_id))
+            try:
+                release(run_id).add_done_callback(_log_release_failure(run_id))
+            except RuntimeError as exc:  # the starting store was closed meanwhile
+                _warn_unreleased(run_id, exc)
 
     if started.done():
         # committed at once (on the loop): the caller goes on without yielding, so the run
@@ -130,12 +133,16 @@ def settle(
 
 def _log_release_failure(run_id: str) -> Callable[[asyncio.Future[None]], None]:
     def check(future: asyncio.Future[None]) -> None:
-        if not future.cancelled() and future.exception() is not None:
-            log.warning(
-                "run %s was handed to a stopping runner and could not be released (%s); it is "
-                "claimed again when its lease ends",
-                run_id,
-                future.exception(),
-            )
+        if not future.cancelled() and (exc := future.exception()) is not None:
+            _warn_unreleased(run_id, exc)
 
     return check
+
+
+def _warn_unreleased(run_id: str, exc: BaseException) -> None:
+    log.warning(
+        "run %s was handed to a stopping runner and could not be released (%s); it is claimed "
+        "again when its lease ends",
+        run_id,
+        exc,
+    )
