@@ -149,3 +149,45 @@ async def test_a_runner_takes_runs_as_they_start_only_up_to_its_share_of_a_claim
         assert [await h.result(timeout=30) for h in handles] == ["a"] * 30
         assert runner.active_runs == 0
     assert sorted(passes) == sorted(h.run_id for h in handles)
+
+
+async def test_a_child_run_goes_to_its_parents_runner_without_a_claim(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A child started by a pass is claimed in the transaction that records its start, for the
+    runner of that pass when it defines the child's workflow (and the child is not pinned
+    elsewhere): no claim ever takes it."""
+    app = durablex.App("a")
+
+    @app.workflow("quick")
+    async def quick(ctx: durablex.Context) -> Any:
+        return await ctx.step.run("one", lambda: 1)
+
+    @app.workflow("parent")
+    async def parent(ctx: durablex.Context) -> Any:
+        kids = [await ctx.step.run_workflow(f"kid{i}", name="kid", data=i) for i in range(3)]
+        return sum(kids)
+
+    @app.workflow("kid")
+    async def kid(ctx: durablex.Context) -> Any:
+        return await ctx.step.run("double", lambda: ctx.data * 2)
+
+    async with (
+        durablex.Runner(app, db=db, name="r1") as runner,
+        durablex.AsyncClient(db) as client,
+    ):
+        await counted(client)
+        claimed: list[str] = []
+        claim = runner.store.claim
+
+        async def noting_claims(*args: Any, **kwargs: Any) -> Any:
+            runs = await claim(*args, **kwargs)
+            claimed.extend(run.id for run in runs)
+            return runs
+
+        monkeypatch.setattr(runner.store, "claim", noting_claims)
+        handle = await client.start("parent")
+        assert await handle.result(timeout=15) == 6
+        kids = [r for r in await client.list_runs(workflow="kid") if r.parent_run_id]
+        assert len(kids) == 3 and {r.runner for r in kids} == {"r1"}
+        assert not {r.id for r in kids} & set(claimed)

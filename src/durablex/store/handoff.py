@@ -84,7 +84,7 @@ def reserve(database: str, app: str | None, workflow: str) -> LocalRunner | None
 Started = asyncio.Future[tuple[str, tuple[Any, ...] | None]]
 
 
-async def start_run(
+async def start(
     database: str,
     app: str | None,
     workflow: str,
@@ -92,8 +92,9 @@ async def start_run(
     start: Callable[[HandOff | None], Started],
     release: Callable[[str], asyncio.Future[None]],
 ) -> str:
-    """A store's ``start_run``: ``start(taker)`` queues the start transaction (claiming the run
-    for ``taker`` if not None), ``release(run_id)`` queues a release of a claimed run."""
+    """A store's ``start_run`` and ``start_child``: ``start(taker)`` queues the transaction that
+    starts the run (claiming it for ``taker`` if not None) and returns its future (the run id,
+    and the claim row if taken); ``release(run_id)`` queues a release of a claimed run."""
     runner = reserve(database, app, workflow) if runner_pin is None else None
     if runner is None:
         return (await start(None))[0]

@@ -156,10 +156,19 @@ def new_run_state(
 
 
 def handed_claim_row(
-    run_id: str, app: str, workflow: str, input: bytes | None, event_id: str, now_us: int
+    run_id: str,
+    app: str,
+    workflow: str,
+    input: bytes | None,
+    event_id: str,
+    now_us: int,
+    parent_run_id: str | None = None,
 ) -> tuple[Any, ...]:
     """The claim row (as ``claimed_run`` reads it) of a run started already claimed."""
-    return (run_id, app, workflow, 1, input, event_id, None, None, now_us, INVOKED_EVENT, now_us)
+    return (
+        run_id, app, workflow, 1, input, event_id, parent_run_id, None, now_us, INVOKED_EVENT,
+        now_us,
+    )  # fmt: skip
 
 
 def claimed_run(row: Sequence[Any]) -> ClaimedRun:

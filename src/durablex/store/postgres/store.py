@@ -346,7 +346,16 @@ class PostgresStore:
             self._committer.flush()
 
     async def start_child(self, run_id: str, fence: int, step: StepRow, child: NewChildRun) -> None:
-        await self._write(writes.start_child, run_id, fence, step, child, runs=(run_id,))
+        await handoff.start(
+            self.config.identity,
+            child.app,
+            child.workflow,
+            child.runner_pin,
+            lambda taker: self._write(
+                writes.start_child, run_id, fence, step, child, taker, runs=(run_id,)
+            ),
+            lambda child_id: self._write(writes.release_run, child_id, 1),
+        )
 
     async def emit_event(
         self, run_id: str, fence: int, step: StepRow, event: NewEvent
@@ -414,7 +423,7 @@ class PostgresStore:
         runner_pin: str | None = None,
         rerun_of: str | None = None,
     ) -> str:
-        return await handoff.start_run(
+        return await handoff.start(
             self.config.identity,
             app,
             workflow,

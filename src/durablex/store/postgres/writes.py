@@ -228,9 +228,14 @@ async def start_run(
     return run_id, handed_claim_row(run_id, app, workflow, input, event_id, tx.now_us)
 
 
-async def start_child(tx: Tx, run_id: str, fence: int, step: StepRow, child: NewChildRun) -> None:
+async def start_child(
+    tx: Tx, run_id: str, fence: int, step: StepRow, child: NewChildRun, taker: HandOff | None = None
+) -> tuple[str, tuple[Any, ...] | None]:
+    """The child's id, and its claim row if ``taker`` took it (as ``start_run``)."""
     await check_fence(tx, run_id, fence)
     await upsert_step(tx, run_id, step)
+    if taker is not None and not taker.serves(child.app, child.workflow):
+        taker = None
     event_id = new_id()
     await insert_event_row(
         tx, event_id, INVOKED_EVENT, child.input, child.app, run_id, step.step_id
@@ -245,10 +250,16 @@ async def start_child(tx: Tx, run_id: str, fence: int, step: StepRow, child: New
         parent_run_id=run_id,
         parent_step_id=step.step_id,
         runner_pin=child.runner_pin,
+        claimed_by=taker,
     )
     await tx.execute(
         "UPDATE events SET started_runs = %s WHERE id = %s",
         (orjson.dumps([child.run_id]), event_id),
+    )
+    if taker is None:
+        return child.run_id, None
+    return child.run_id, handed_claim_row(
+        child.run_id, child.app, child.workflow, child.input, event_id, tx.now_us, run_id
     )
 
 

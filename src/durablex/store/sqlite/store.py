@@ -360,7 +360,14 @@ class SqliteStore:
             self._committer.flush()
 
     async def start_child(self, run_id: str, fence: int, step: StepRow, child: NewChildRun) -> None:
-        await self._write(writes.start_child, run_id, fence, step, child)
+        await handoff.start(
+            self._database,
+            child.app,
+            child.workflow,
+            child.runner_pin,
+            lambda taker: self._write(writes.start_child, run_id, fence, step, child, taker),
+            lambda child_id: self._write(writes.release_run, child_id, 1),
+        )
 
     async def emit_event(
         self, run_id: str, fence: int, step: StepRow, event: NewEvent
@@ -411,7 +418,7 @@ class SqliteStore:
         runner_pin: str | None = None,
         rerun_of: str | None = None,
     ) -> str:
-        return await handoff.start_run(
+        return await handoff.start(
             self._database,
             app,
             workflow,

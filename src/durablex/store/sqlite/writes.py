@@ -263,9 +263,14 @@ def start_run(
     return run_id, handed_claim_row(run_id, app, workflow, input, event_id, tx.now_us)
 
 
-def start_child(tx: Tx, run_id: str, fence: int, step: StepRow, child: NewChildRun) -> None:
+def start_child(
+    tx: Tx, run_id: str, fence: int, step: StepRow, child: NewChildRun, taker: HandOff | None = None
+) -> tuple[str, tuple[Any, ...] | None]:
+    """The child's id, and its claim row if ``taker`` took it (as ``start_run``)."""
     check_fence(tx, run_id, fence)
     upsert_step(tx, run_id, step)
+    if taker is not None and not taker.serves(child.app, child.workflow):
+        taker = None
     event_id = new_id()
     insert_event_row(
         tx,
@@ -287,6 +292,12 @@ def start_child(tx: Tx, run_id: str, fence: int, step: StepRow, child: NewChildR
         parent_run_id=run_id,
         parent_step_id=step.step_id,
         runner_pin=child.runner_pin,
+        claimed_by=taker,
+    )
+    if taker is None:
+        return child.run_id, None
+    return child.run_id, handed_claim_row(
+        child.run_id, child.app, child.workflow, child.input, event_id, tx.now_us, run_id
     )
 
 
