@@ -66,6 +66,23 @@ async def test_a_run_started_beside_a_runner_is_running_on_it_when_start_returns
     assert passes == [handle.run_id]  # one pass: taken once, never claimed again
 
 
+async def test_a_run_started_after_a_quiet_spell_is_handed_over_too(db: str) -> None:
+    """The runner keeps its count of live runners fresh while idle, so that runs started now
+    and then (a request every few seconds) go to it as well."""
+    gate, passes = asyncio.Event(), []
+    gate.set()
+    async with (
+        durablex.Runner(gated_app("a", gate, passes), db=db, name="r1"),
+        durablex.AsyncClient(db) as client,
+    ):
+        await counted(client)
+        await asyncio.sleep(2.5)  # longer than the count may age (HANDOFF_COUNT_AGE)
+        handle = await client.start("wf")
+        run = await client.get_run(handle.run_id, with_steps=False)
+        assert (run.status, run.runner) == ("running", "r1")
+        assert await handle.result(timeout=15) == "a"
+
+
 async def test_a_runner_without_a_free_slot_leaves_the_run_queued(db: str) -> None:
     gate, passes = asyncio.Event(), []
     async with (

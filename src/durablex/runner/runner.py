@@ -35,6 +35,9 @@ CLAIM_BATCH = 500
 # whichever runner looks first. The count is read again at most this often.
 CLAIM_SHARE_MIN = 50
 LIVE_RUNNERS_REFRESH = 1.0
+# A run is handed to this runner as it starts only while its count is at most this old (the
+# claim loop, awake at least every IDLE_POLL, reads it again once it is LIVE_RUNNERS_REFRESH old).
+HANDOFF_COUNT_AGE = 2 * LIVE_RUNNERS_REFRESH
 # After a claim smaller than a batch while passes are running, wait this long before the next
 # claim, so that runs coming due as passes end are claimed together.
 CLAIM_GATHER = 0.002
@@ -279,6 +282,10 @@ class Runner:
                         # due, yet the claim took nothing (another runner holds it): look
                         # again shortly instead of spinning on it
                         due = now + self._ahead_us + UNCLAIMABLE_RETRY_US
+                if self._share_read_at is not None:
+                    # counted once by a claim: kept fresh while idle, for runs handed over
+                    # as they start (reserve)
+                    await self._share(apps)
                 await self._wait(None if due is None else due - self._ahead_us, now, free > 0)
             except asyncio.CancelledError:
                 raise
@@ -297,13 +304,14 @@ class Runner:
         the other runners, as a burst of due runs is), or a held run wakes soon (new work then
         waits for a claim, which yields to wake-ups).
 
-        Only while its count of live runners is fresh, as a claim would have it: that count
-        decides the share and whether a run may be held (runtime.holds). Otherwise the run is
+        Only once a claim has counted the live runners (the claim loop then counts them again
+        every second, idle or not): that count decides the share and whether a run may be held
+        (runtime.holds). Before, or if the count is older than HANDOFF_COUNT_AGE, the run is
         queued, and the claim that takes it reads the count again."""
         if self._stopping.is_set() or self._free_slots() <= 0:
             return False
         read_at = self._share_read_at
-        if read_at is None or asyncio.get_running_loop().time() - read_at >= LIVE_RUNNERS_REFRESH:
+        if read_at is None or asyncio.get_running_loop().time() - read_at >= HANDOFF_COUNT_AGE:
             return False
         if len(self._active) + self._reserved >= self._claim_share:
             return False
