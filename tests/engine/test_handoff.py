@@ -208,3 +208,37 @@ async def test_a_child_run_goes_to_its_parents_runner_without_a_claim(
         kids = [r for r in await client.list_runs(workflow="kid") if r.parent_run_id]
         assert len(kids) == 3 and {r.runner for r in kids} == {"r1"}
         assert not {r.id for r in kids} & set(claimed)
+
+
+async def test_runs_held_through_a_sleep_do_not_count_against_the_share(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from durablex.runner import runner as runner_module
+
+    monkeypatch.setattr(runner_module, "CLAIM_BATCH", 2)
+    monkeypatch.setattr(runner_module, "CLAIM_SHARE_MIN", 1)
+    gate, passes = asyncio.Event(), []
+    app = gated_app("a", gate, passes)
+
+    @app.workflow("nap")
+    async def nap(ctx: durablex.Context) -> Any:
+        await ctx.step.sleep("nap", "3s")
+        return "rested"
+
+    async with (
+        durablex.Runner(app, db=db, name="r1", hold="5s") as runner,
+        durablex.AsyncClient(db) as client,
+    ):
+        await counted(client)
+        naps = [await client.start("nap") for _ in range(3)]
+
+        async def all_held() -> bool:
+            return runner.held_runs == 3
+
+        await eventually(all_held, what="the three naps to be held")
+        handle = await client.start("wf")
+        run = await client.get_run(handle.run_id, with_steps=False)
+        assert (run.status, run.runner) == ("running", "r1")
+        gate.set()
+        assert await handle.result(timeout=15) == "a"
+        assert [await n.result(timeout=15) for n in naps] == ["rested"] * 3

@@ -313,7 +313,8 @@ class Runner:
         read_at = self._share_read_at
         if read_at is None or asyncio.get_running_loop().time() - read_at >= HANDOFF_COUNT_AGE:
             return False
-        if len(self._active) + self._reserved >= self._claim_share:
+        running = len(self._active) - len(self._holds.run_ids)  # held runs only wait
+        if running + self._reserved >= self._claim_share:
             return False
         if app is None:
             if not any(a.get(workflow) is not None for a in self.apps.values()):
