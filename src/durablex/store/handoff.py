@@ -5,7 +5,8 @@ same database, is inserted already claimed by that runner (fence 1, its lease), 
 begins the pass as soon as the start commits. Without this, the run would be inserted queued,
 and the runner would learn of it by a notice, read its due time, claim it in a second
 transaction and only then start: about 0.6 ms of a 2 ms round trip on this machine
-(docs/performance.md, "Runs handed to the runner of the same loop").
+(docs/performance.md, "Runs handed to the runner of their loop"). A child run started by a
+pass goes the same way to the runner of that pass.
 
 Nothing here is needed for correctness: a run that cannot be handed over (no runner on the
 loop, no free slot, a runner stopping, another app's workflow) is started queued, as always.
