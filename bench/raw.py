@@ -128,7 +128,7 @@ def step_floor(path: Path, *, steps: int = 2000) -> dict[str, Any]:
         conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
         conn.execute("BEGIN IMMEDIATE")
         tx = Tx(conn, time.time_ns() // 1000)
-        run_id = writes.insert_run(tx, app="bench", workflow="seq", input=None, event_id="e")
+        run_id = writes.insert_run(tx, app="bench", workflow="seq", input=None, event_id="e")[0]
         conn.execute("UPDATE runs SET status = 'running', fence = 1 WHERE id = ?", (run_id,))
         conn.execute("COMMIT")
 

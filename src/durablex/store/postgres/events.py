@@ -148,10 +148,12 @@ async def accept_event(
         " AND (%s::text IS NULL OR app = %s) ORDER BY app, workflow",
         (event.name, event.app, event.app),
     )
-    started = [
-        await insert_run(tx, app=app, workflow=workflow, input=event.data, event_id=event.event_id)
-        for app, workflow in triggered
-    ]
+    started = []
+    for app, workflow in triggered:
+        run_id, _ = await insert_run(
+            tx, app=app, workflow=workflow, input=event.data, event_id=event.event_id
+        )
+        started.append(run_id)
     resumed = await resolve_waiters(tx, event)
     await tx.execute(
         "UPDATE events SET started_runs = %s, resumed = %s WHERE id = %s",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from durablex.core.ids import new_id
 from durablex.store.base import HandOff
 from durablex.store.postgres.committer import Tx
-from durablex.store.rows import new_run_state
+from durablex.store.rows import handed_claim_row, new_run_state
 
 
 async def insert_event_row(
@@ -38,13 +40,16 @@ async def insert_run(
     parent_step_id: str | None = None,
     runner_pin: str | None = None,
     rerun_of: str | None = None,
-    claimed_by: HandOff | None = None,
-) -> str:
-    """Insert a run, queued, or claimed by ``claimed_by`` (fence 1) as a claim would."""
+    taker: HandOff | None = None,
+) -> tuple[str, tuple[Any, ...] | None]:
+    """Insert a run, queued, or claimed by ``taker`` (fence 1) as a claim would if it serves
+    the workflow; return the run's id and then its claim row (as ``claim`` returns)."""
     run_id = run_id or new_id()
     now = tx.now_us
-    status, owner, expires, fence, started, due = new_run_state(claimed_by, now)
-    if claimed_by is None:
+    if taker is not None and not taker.serves(app, workflow):
+        taker = None
+    status, owner, expires, fence, started, due = new_run_state(taker, now)
+    if taker is None:
         tx.notices.work_due = True
     await tx.execute(
         "INSERT INTO runs (id, app, workflow, status, input, event_id, parent_run_id,"
@@ -71,4 +76,6 @@ async def insert_run(
             started,
         ),
     )
-    return run_id
+    if taker is None:
+        return run_id, None
+    return run_id, handed_claim_row(run_id, app, workflow, input, event_id, now, parent_run_id)

@@ -33,7 +33,6 @@ from durablex.store.rows import (
     NOT_TERMINAL_SQL,
     child_failure,
     choose_workflow,
-    handed_claim_row,
     json_or_none,
     require_steps,
     step_params,
@@ -208,9 +207,7 @@ async def start_run(
     app, workflow = await resolve_workflow(tx, workflow, app, None)
     event_id = new_id()
     await insert_event_row(tx, event_id, INVOKED_EVENT, input, app)
-    if taker is not None and not taker.serves(app, workflow):
-        taker = None
-    run_id = await insert_run(
+    started = await insert_run(
         tx,
         app=app,
         workflow=workflow,
@@ -218,14 +215,12 @@ async def start_run(
         event_id=event_id,
         runner_pin=runner_pin,
         rerun_of=rerun_of,
-        claimed_by=taker,
+        taker=taker,
     )
     await tx.execute(
-        "UPDATE events SET started_runs = %s WHERE id = %s", (orjson.dumps([run_id]), event_id)
+        "UPDATE events SET started_runs = %s WHERE id = %s", (orjson.dumps([started[0]]), event_id)
     )
-    if taker is None:
-        return run_id, None
-    return run_id, handed_claim_row(run_id, app, workflow, input, event_id, tx.now_us)
+    return started
 
 
 async def start_child(
@@ -234,13 +229,11 @@ async def start_child(
     """The child's id, and its claim row if ``taker`` took it (as ``start_run``)."""
     await check_fence(tx, run_id, fence)
     await upsert_step(tx, run_id, step)
-    if taker is not None and not taker.serves(child.app, child.workflow):
-        taker = None
     event_id = new_id()
     await insert_event_row(
         tx, event_id, INVOKED_EVENT, child.input, child.app, run_id, step.step_id
     )
-    await insert_run(
+    started = await insert_run(
         tx,
         app=child.app,
         workflow=child.workflow,
@@ -250,17 +243,13 @@ async def start_child(
         parent_run_id=run_id,
         parent_step_id=step.step_id,
         runner_pin=child.runner_pin,
-        claimed_by=taker,
+        taker=taker,
     )
     await tx.execute(
         "UPDATE events SET started_runs = %s WHERE id = %s",
         (orjson.dumps([child.run_id]), event_id),
     )
-    if taker is None:
-        return child.run_id, None
-    return child.run_id, handed_claim_row(
-        child.run_id, child.app, child.workflow, child.input, event_id, tx.now_us, run_id
-    )
+    return started
 
 
 async def emit_event(tx: Tx, run_id: str, fence: int, step: StepRow, event: NewEvent) -> SendResult:

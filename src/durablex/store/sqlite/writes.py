@@ -196,13 +196,16 @@ def insert_run(
     parent_step_id: str | None = None,
     runner_pin: str | None = None,
     rerun_of: str | None = None,
-    claimed_by: HandOff | None = None,
-) -> str:
-    """Insert a run, queued, or claimed by ``claimed_by`` (fence 1) as a claim would."""
+    taker: HandOff | None = None,
+) -> tuple[str, tuple[Any, ...] | None]:
+    """Insert a run, queued, or claimed by ``taker`` (fence 1) as a claim would if it serves
+    the workflow; return the run's id and then its claim row (as ``claim`` returns)."""
     run_id = run_id or new_id()
     now = tx.now_us
-    status, owner, expires, fence, started, due = new_run_state(claimed_by, now)
-    if claimed_by is None:
+    if taker is not None and not taker.serves(app, workflow):
+        taker = None
+    status, owner, expires, fence, started, due = new_run_state(taker, now)
+    if taker is None:
         tx.notices.work_due = True
     tx.conn.execute(
         "INSERT INTO runs (id, app, workflow, status, input, event_id, parent_run_id,"
@@ -229,7 +232,9 @@ def insert_run(
             started,
         ),
     )
-    return run_id
+    if taker is None:
+        return run_id, None
+    return run_id, handed_claim_row(run_id, app, workflow, input, event_id, now, parent_run_id)
 
 
 def start_run(
@@ -245,9 +250,7 @@ def start_run(
     app, workflow = reads.resolve_workflow(tx.conn, workflow, app, None)
     event_id, run_id = new_id(), new_id()
     insert_event_row(tx, event_id, INVOKED_EVENT, input, app, started_runs=[run_id])
-    if taker is not None and not taker.serves(app, workflow):
-        taker = None
-    insert_run(
+    return insert_run(
         tx,
         app=app,
         workflow=workflow,
@@ -256,11 +259,8 @@ def start_run(
         run_id=run_id,
         runner_pin=runner_pin,
         rerun_of=rerun_of,
-        claimed_by=taker,
+        taker=taker,
     )
-    if taker is None:
-        return run_id, None
-    return run_id, handed_claim_row(run_id, app, workflow, input, event_id, tx.now_us)
 
 
 def start_child(
@@ -269,8 +269,6 @@ def start_child(
     """The child's id, and its claim row if ``taker`` took it (as ``start_run``)."""
     check_fence(tx, run_id, fence)
     upsert_step(tx, run_id, step)
-    if taker is not None and not taker.serves(child.app, child.workflow):
-        taker = None
     event_id = new_id()
     insert_event_row(
         tx,
@@ -282,7 +280,7 @@ def start_child(
         step.step_id,
         started_runs=[child.run_id],
     )
-    insert_run(
+    return insert_run(
         tx,
         app=child.app,
         workflow=child.workflow,
@@ -292,12 +290,7 @@ def start_child(
         parent_run_id=run_id,
         parent_step_id=step.step_id,
         runner_pin=child.runner_pin,
-        claimed_by=taker,
-    )
-    if taker is None:
-        return child.run_id, None
-    return child.run_id, handed_claim_row(
-        child.run_id, child.app, child.workflow, child.input, event_id, tx.now_us, run_id
+        taker=taker,
     )
 
 
@@ -348,7 +341,7 @@ def accept_event(
             (event.name, event.app),
         ).fetchall()
     started = [
-        insert_run(tx, app=app, workflow=workflow, input=event.data, event_id=event.event_id)
+        insert_run(tx, app=app, workflow=workflow, input=event.data, event_id=event.event_id)[0]
         for app, workflow in triggered
     ]
     resumed = _resolve_waiters(tx, event)
