@@ -87,7 +87,6 @@ class AsyncRunHandle(RunHandle):
     ) -> None:
         self._async_client = client
         self.run_id = run_id
-        # the client's change mark from before this run was started (by this handle's start)
         self._started_at_mark = _started_at_mark
 
     async def status(self) -> str:  # type: ignore[override]
@@ -275,23 +274,18 @@ class AsyncClient:
         store = await self._ensure_open()
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        read = _unchanged_since is None or store.change_mark() != _unchanged_since
-        status = "unfinished"
+        if _unchanged_since is not None and store.change_mark() == _unchanged_since:
+            first = STATUS_POLL if timeout is None else timeout
+            await store.wait_for_change(min(first, STATUS_POLL))
         while True:
-            if read:
-                run = await store.get_run(run_id, with_steps=False)
-                if run is None:
-                    raise RunNotFoundError(run_id=run_id)
-                if run.status in TERMINAL_STATUSES:
-                    return run
-                status = run.status
+            run = await store.get_run(run_id, with_steps=False)
+            if run is None:
+                raise RunNotFoundError(run_id=run_id)
+            if run.status in TERMINAL_STATUSES:
+                return run
             remaining = STATUS_POLL if deadline is None else deadline - loop.time()
             if remaining <= 0:
-                if not read:
-                    read = True
-                    continue
-                raise TimeoutError(f"run {run_id} is still {status} after {timeout} seconds")
-            read = True
+                raise TimeoutError(f"run {run_id} is still {run.status} after {timeout} seconds")
             # any notice means a re-read: a point read on this loop, cheaper than filtering
             await store.wait_for_change(min(remaining, STATUS_POLL))
 
