@@ -11,15 +11,29 @@ from .harness import Harness
 pytestmark = pytest.mark.slow
 
 
-def test_kill_mid_step_reruns_only_the_interrupted_step(harness: Harness) -> None:
-    first = harness.spawn("r1", block=["slow"])
-    run_id = harness.client.start("mid_step", {"x": 42}).run_id
+def wait_for_slow_step(harness: Harness, run_id: str) -> None:
+    """Until mid_step's "slow" step is recorded as running (its body blocks there)."""
 
     def slow_running() -> bool:
         slow = harness.steps(run_id).get("slow")
         return slow is not None and slow.status == "running"
 
     harness.wait_until(slow_running, 10, "the slow step to be recorded as running")
+
+
+def assert_only_slow_ran_again(harness: Harness, run_id: str) -> None:
+    """mid_step's steps ran once each, but "slow", which the kill interrupted."""
+    assert harness.executions(run_id, "a") == (1, 1)
+    assert harness.executions(run_id, "b") == (1, 1)
+    assert harness.executions(run_id, "slow") == (2, 1)  # at least once: the killed attempt
+    assert harness.executions(run_id, "c") == (1, 1)
+
+
+def test_kill_mid_step_reruns_only_the_interrupted_step(harness: Harness) -> None:
+    first = harness.spawn("r1", block=["slow"])
+    run_id = harness.client.start("mid_step", {"x": 42}).run_id
+
+    wait_for_slow_step(harness, run_id)
     assert harness.began(run_id, "slow") == 1
     before = harness.steps(run_id)
     assert before["a"].status == before["b"].status == "completed"
@@ -29,10 +43,7 @@ def test_kill_mid_step_reruns_only_the_interrupted_step(harness: Harness) -> Non
     harness.spawn("r2")
 
     assert harness.result(run_id) == [1, 2, 42, 3]
-    assert harness.executions(run_id, "a") == (1, 1)
-    assert harness.executions(run_id, "b") == (1, 1)
-    assert harness.executions(run_id, "slow") == (2, 1)  # at least once: the killed attempt
-    assert harness.executions(run_id, "c") == (1, 1)
+    assert_only_slow_ran_again(harness, run_id)
     steps = harness.steps(run_id)
     assert [s.id for s in harness.client.get_run(run_id).steps] == ["a", "b", "slow", "c"]
     assert all(s.status == "completed" for s in steps.values())
@@ -57,20 +68,13 @@ def test_kill_mid_step_of_a_run_handed_over_as_it_started(harness: Harness) -> N
     run_id, status = note.read_text().split()
     assert status == "running"  # the runner had it when start() returned
 
-    def slow_running() -> bool:
-        slow = harness.steps(run_id).get("slow")
-        return slow is not None and slow.status == "running"
-
-    harness.wait_until(slow_running, 10, "the slow step to be recorded as running")
+    wait_for_slow_step(harness, run_id)
     harness.kill(first)
     assert harness.status(run_id) == "running"  # still leased by the dead runner
     harness.spawn("r2")
 
     assert harness.result(run_id) == [1, 2, 7, 3]
-    assert harness.executions(run_id, "a") == (1, 1)
-    assert harness.executions(run_id, "b") == (1, 1)
-    assert harness.executions(run_id, "slow") == (2, 1)  # at least once: the killed attempt
-    assert harness.executions(run_id, "c") == (1, 1)
+    assert_only_slow_ran_again(harness, run_id)
     assert harness.client.get_run(run_id).runner == "r2"
     assert harness.check_exactly_once_after_commit() == 1
 

@@ -316,10 +316,7 @@ class Runner:
         running = len(self._active) - len(self._holds.run_ids)  # held runs only wait
         if running + self._reserved >= self._claim_share:
             return False
-        if app is None:
-            if not any(a.get(workflow) is not None for a in self.apps.values()):
-                return False
-        elif not self.serves(app, workflow):
+        if not any(self.serves(name, workflow) for name in (self.apps if app is None else (app,))):
             return False
         if self._holds.run_ids and self._holds.wake_within(WAKE_GUARD_US, self.clock.now_us()):
             return False
