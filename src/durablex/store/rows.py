@@ -143,32 +143,53 @@ def event_record(row: Sequence[Any]) -> Event:
     )
 
 
-def new_run_state(
-    claimed_by: HandOff | None, now_us: int
-) -> tuple[str, str | None, int | None, int, int | None, int]:
-    """status, lease_owner, lease_expires_at, fence, started_at and due_at of a run being
-    inserted: queued, or claimed by ``claimed_by`` (``durablex.store.handoff``) as a claim
-    would leave it."""
-    if claimed_by is None:
-        return "queued", None, None, 0, None, now_us
-    expires = now_us + claimed_by.lease_us
-    return "running", claimed_by.runner, expires, 1, now_us, expires
+# The columns a new run is inserted with, in the order of ``new_run``'s parameters.
+_NEW_RUN_COLUMNS = (
+    "id, app, workflow, status, input, event_id, parent_run_id, parent_step_id, rerun_of,"
+    " runner_pin, created_at, due_at, lease_owner, lease_expires_at, last_runner, fence,"
+    " started_at"
+)
 
 
-def handed_claim_row(
+def insert_run_sql(mark: str) -> str:
+    """The INSERT of a new run, for ``new_run``'s parameters; ``mark``: "?" or "%s"."""
+    marks = ", ".join([mark] * len(_NEW_RUN_COLUMNS.split(",")))
+    return f"INSERT INTO runs ({_NEW_RUN_COLUMNS}) VALUES ({marks})"
+
+
+def new_run(
+    *,
     run_id: str,
     app: str,
     workflow: str,
     input: bytes | None,
     event_id: str,
+    parent_run_id: str | None,
+    parent_step_id: str | None,
+    runner_pin: str | None,
+    rerun_of: str | None,
+    taker: HandOff | None,
     now_us: int,
-    parent_run_id: str | None = None,
-) -> tuple[Any, ...]:
-    """The claim row (as ``claimed_run`` reads it) of a run started already claimed."""
-    return (
-        run_id, app, workflow, 1, input, event_id, parent_run_id, None, now_us, INVOKED_EVENT,
-        now_us,
+) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
+    """The INSERT parameters of a new run (``NEW_RUN_COLUMNS``), and its claim row (as
+    ``claimed_run`` reads it) if ``taker`` serves the workflow: the run is then inserted
+    claimed by it (``durablex.store.handoff``) as a claim would leave it, else queued (None)."""
+    if taker is None or not taker.serves(app, workflow):
+        state: tuple[Any, ...] = ("queued", now_us, None, None, None, 0, None)
+        claim = None
+    else:
+        expires = now_us + taker.lease_us
+        state = ("running", expires, taker.runner, expires, taker.runner, 1, now_us)
+        claim = (
+            run_id, app, workflow, 1, input, event_id, parent_run_id, None, now_us,
+            INVOKED_EVENT, now_us,
+        )  # fmt: skip
+    status, due, owner, lease_expires, last_runner, fence, started = state
+    params = (
+        run_id, app, workflow, status, input, event_id, parent_run_id, parent_step_id, rerun_of,
+        runner_pin, now_us, due, owner, lease_expires, last_runner, fence, started,
     )  # fmt: skip
+    return params, claim
 
 
 def claimed_run(row: Sequence[Any]) -> ClaimedRun:

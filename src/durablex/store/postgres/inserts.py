@@ -7,7 +7,7 @@ from typing import Any
 from durablex.core.ids import new_id
 from durablex.store.base import HandOff
 from durablex.store.postgres.committer import Tx
-from durablex.store.rows import handed_claim_row, new_run_state
+from durablex.store.rows import insert_run_sql, new_run
 
 
 async def insert_event_row(
@@ -28,6 +28,9 @@ async def insert_event_row(
     return row is not None
 
 
+_INSERT_RUN = insert_run_sql("%s")
+
+
 async def insert_run(
     tx: Tx,
     *,
@@ -45,37 +48,20 @@ async def insert_run(
     """Insert a run, queued, or claimed by ``taker`` (fence 1) as a claim would if it serves
     the workflow; return the run's id and then its claim row (as ``claim`` returns)."""
     run_id = run_id or new_id()
-    now = tx.now_us
-    if taker is not None and not taker.serves(app, workflow):
-        taker = None
-    status, owner, expires, fence, started, due = new_run_state(taker, now)
-    if taker is None:
-        tx.notices.work_due = True
-    await tx.execute(
-        "INSERT INTO runs (id, app, workflow, status, input, event_id, parent_run_id,"
-        " parent_step_id, rerun_of, runner_pin, created_at, due_at, lease_owner,"
-        " lease_expires_at, last_runner, fence, started_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (
-            run_id,
-            app,
-            workflow,
-            status,
-            input,
-            event_id,
-            parent_run_id,
-            parent_step_id,
-            rerun_of,
-            runner_pin,
-            now,
-            due,
-            owner,
-            expires,
-            owner,
-            fence,
-            started,
-        ),
+    params, claim = new_run(
+        run_id=run_id,
+        app=app,
+        workflow=workflow,
+        input=input,
+        event_id=event_id,
+        parent_run_id=parent_run_id,
+        parent_step_id=parent_step_id,
+        runner_pin=runner_pin,
+        rerun_of=rerun_of,
+        taker=taker,
+        now_us=tx.now_us,
     )
-    if taker is None:
-        return run_id, None
-    return run_id, handed_claim_row(run_id, app, workflow, input, event_id, now, parent_run_id)
+    if claim is None:
+        tx.notices.work_due = True
+    await tx.execute(_INSERT_RUN, params)
+    return run_id, claim
