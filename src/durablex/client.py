@@ -20,6 +20,8 @@ from durablex.core.serialization import DEFAULT_MAX_BYTES, encode
 from durablex.errors import RunCancelledError, RunFailedError, RunNotFoundError
 from durablex.records import RUN_STATUSES, TERMINAL_STATUSES, AppInfo, Event, Run, SendResult
 from durablex.store.base import EventPage, NewEvent, RunFilter, RunPage, Store
+from durablex.store.notify import RunEnd
+from durablex.store.rows import load
 from durablex.store.url import open_store
 
 T = TypeVar("T")
@@ -95,14 +97,18 @@ class AsyncRunHandle(RunHandle):
 
     async def result(self, timeout: object = None) -> Any:
         seconds = parse_seconds(timeout, what="result timeout")
-        run = await self._async_client.wait(
-            self.run_id, seconds, _unchanged_since=self._started_at_mark
+        end = await self._async_client._await_end(
+            self.run_id, seconds, self._started_at_mark, in_memory=True
         )
-        if run.status == "completed":
-            return run.output
-        if run.status == "cancelled":
-            raise RunCancelledError(run_id=run.id)
-        raise RunFailedError(run_id=run.id, error=run.error)
+        if isinstance(end, RunEnd):
+            status, output, error = end.status, load(end.output), load(end.error)
+        else:
+            status, output, error = end.status, end.output, end.error
+        if status == "completed":
+            return output
+        if status == "cancelled":
+            raise RunCancelledError(run_id=self.run_id)
+        raise RunFailedError(run_id=self.run_id, error=error)
 
 
 class AsyncClient:
@@ -271,23 +277,41 @@ class AsyncClient:
         the mark is the same, no notice or poll has told of any run ending since, so the run
         has not ended: the first read waits for the first change (a round trip is a start, one
         wait and one read)."""
+        end = await self._await_end(run_id, timeout, _unchanged_since, in_memory=False)
+        assert isinstance(end, Run)
+        return end
+
+    async def _await_end(
+        self, run_id: str, timeout: float | None, unchanged_since: int | None, *, in_memory: bool
+    ) -> Run | RunEnd:
+        """``wait``; with ``in_memory``, the end as a store of this process committed it when
+        a notice brings it (no read of the run), else the run read back."""
         store = await self._ensure_open()
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        if _unchanged_since is not None and store.change_mark() == _unchanged_since:
-            first = STATUS_POLL if timeout is None else timeout
-            await store.wait_for_change(min(first, STATUS_POLL))
-        while True:
-            run = await store.get_run(run_id, with_steps=False)
-            if run is None:
-                raise RunNotFoundError(run_id=run_id)
-            if run.status in TERMINAL_STATUSES:
-                return run
-            remaining = STATUS_POLL if deadline is None else deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError(f"run {run_id} is still {run.status} after {timeout} seconds")
-            # any notice means a re-read: a point read on this loop, cheaper than filtering
-            await store.wait_for_change(min(remaining, STATUS_POLL))
+        watch = store.watch_end(run_id) if in_memory else None
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = None if timeout is None else loop.time() + timeout
+            if unchanged_since is not None and store.change_mark() == unchanged_since:
+                first = STATUS_POLL if timeout is None else timeout
+                await store.wait_for_change(min(first, STATUS_POLL))
+            while True:
+                if watch is not None and watch.end is not None:
+                    return watch.end
+                run = await store.get_run(run_id, with_steps=False)
+                if run is None:
+                    raise RunNotFoundError(run_id=run_id)
+                if run.status in TERMINAL_STATUSES:
+                    return run
+                remaining = STATUS_POLL if deadline is None else deadline - loop.time()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"run {run_id} is still {run.status} after {timeout} seconds"
+                    )
+                # any notice means a re-read: a point read on this loop, cheaper than filtering
+                await store.wait_for_change(min(remaining, STATUS_POLL))
+        finally:
+            if watch is not None:
+                watch.close()
 
 
 class Client:

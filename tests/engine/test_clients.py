@@ -117,6 +117,41 @@ async def test_result_errors_and_timeout(db: str) -> None:
         assert cancelled.value.run_id == waiting.run_id
 
 
+async def test_result_of_a_run_ended_in_this_process_needs_no_read(db: str) -> None:
+    """The end a runner of this process commits reaches the waiting handle with its notice:
+    output and error as a read of the run would give them, without reading the ended run
+    (a read while it still runs may happen: a poll tells of the runner's other commits)."""
+    async with durablex.Runner(shop_app(), db=db), durablex.AsyncClient(db) as client:
+        await client.list_runs()  # open the client's store
+        store = client._store
+        ended_reads: list[str] = []
+        read_run = store.get_run
+
+        async def counted(run_id: str, **kw: Any) -> Any:
+            run = await read_run(run_id, **kw)
+            if run is not None and run.status in ("completed", "failed", "cancelled"):
+                ended_reads.append(run_id)
+            return run
+
+        store.get_run = counted  # type: ignore[method-assign]
+        ok = await client.start("echo", {"n": [1, 2]})
+        assert await ok.result(timeout=10) == {"n": [1, 2]}
+        failing = await client.start("boom", "in")
+        with pytest.raises(durablex.RunFailedError) as failed:
+            await failing.result(timeout=10)
+        waiting = await client.start("approve")
+        assert await client.cancel(waiting.run_id) is True
+        with pytest.raises(durablex.RunCancelledError):
+            await waiting.result(timeout=10)
+        assert ended_reads == [waiting.run_id]  # its end was committed before result() began
+
+        store.get_run = read_run  # type: ignore[method-assign]
+        assert failed.value.error == (await client.wait(failing.run_id, 10)).error
+        assert failed.value.error["type"] == "ValueError"
+        # a handle made from the id alone, after the end: read back
+        assert await client.handle(ok.run_id).result(timeout=10) == {"n": [1, 2]}
+
+
 async def test_get_run_and_list_runs(db: str) -> None:
     async with durablex.Runner(shop_app(), db=db), durablex.AsyncClient(db) as client:
         with pytest.raises(durablex.RunNotFoundError):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from durablex.records import AppInfo, Event, Run, SendResult
-from durablex.store.notify import Notices
+from durablex.store.notify import EndWatch, Notices
 
 if TYPE_CHECKING:
     from durablex.store.handoff import LocalRunner
@@ -163,6 +163,10 @@ class Store(Protocol):
 
     def listen_for(self, *, work: bool, terminal: bool) -> None:
         """Which in-process notices wake ``wait_for_change`` (default: both)."""
+
+    def watch_end(self, run_id: str) -> EndWatch:
+        """Keep the end of ``run_id`` if a store of this process commits it while watched, so
+        that a waiter on this process has it without reading the run back."""
 
     def change_mark(self) -> int:
         """A number that changes whenever this store learns of a change ``wait_for_change``

@@ -9,20 +9,34 @@ LISTEN/NOTIFY). Hubs are keyed by database identity, so unrelated databases neve
 from __future__ import annotations
 
 import asyncio
+import secrets
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 # In ``Notices.terminal``: runs ended that are not named (too many for a datagram, or notices
 # lost while a listener was reconnecting).
 UNNAMED_RUNS = "…"
 
 
+@dataclass(frozen=True, slots=True)
+class RunEnd:
+    """A run's end as a store of this process committed it: what ``result()`` returns or
+    raises, without reading the run back (``output`` and ``error`` as stored, JSON)."""
+
+    status: str
+    output: bytes | None
+    error: bytes | None
+
+
 @dataclass(slots=True)
 class Notices:
-    """What a committed batch changed, as far as waiters care."""
+    """What a committed batch changed, as far as waiters care. ``ends``: the runs of
+    ``terminal`` whose end this process committed, with it."""
 
     work_due: bool = False
     terminal: set[str] = field(default_factory=set)
+    ends: dict[str, RunEnd] = field(default_factory=dict)
 
     @property
     def wanted(self) -> bool:
@@ -32,6 +46,26 @@ class Notices:
     def merge(self, other: Notices) -> None:
         self.work_due = self.work_due or other.work_due
         self.terminal |= other.terminal
+        self.ends.update(other.ends)
+
+
+class EndWatch:
+    """Keeps the end of one run delivered to a listener, for a waiter of that run
+    (``Listener.watch_end``); ``close()`` once done waiting."""
+
+    __slots__ = ("_listener", "run_id")
+
+    def __init__(self, listener: Listener, run_id: str) -> None:
+        self._listener = listener
+        self.run_id = run_id
+
+    @property
+    def end(self) -> RunEnd | None:
+        entry = self._listener._watched.get(self.run_id)
+        return None if entry is None else entry[1]
+
+    def close(self) -> None:
+        self._listener._unwatch(self.run_id)
 
 
 class Listener:
@@ -51,8 +85,32 @@ class Listener:
         # notices taken in so far: unchanged, nothing of interest has happened
         self.delivered = 0
         self._lock = threading.Lock()
+        # run id -> [waiters, its end once delivered]; only watched runs' ends are kept
+        self._watched: dict[str, list[Any]] = {}
+
+    def watch_end(self, run_id: str) -> EndWatch:
+        """Keep the end of ``run_id`` when a notice brings it. Watch before reading the run:
+        an end published earlier was committed earlier, so that read sees it."""
+        with self._lock:
+            entry = self._watched.setdefault(run_id, [0, None])
+            entry[0] += 1
+        return EndWatch(self, run_id)
+
+    def _unwatch(self, run_id: str) -> None:
+        with self._lock:
+            entry = self._watched.get(run_id)
+            if entry is not None:
+                entry[0] -= 1
+                if entry[0] <= 0:
+                    del self._watched[run_id]
 
     def deliver(self, notices: Notices) -> None:
+        if notices.ends and self._watched:
+            with self._lock:
+                for run_id, end in notices.ends.items():
+                    entry = self._watched.get(run_id)
+                    if entry is not None:
+                        entry[1] = end
         if not (
             (self.wants_work and notices.work_due) or (self.wants_terminal and notices.terminal)
         ):
@@ -93,6 +151,8 @@ class Listener:
 class Hub:
     def __init__(self) -> None:
         self._listeners: set[Listener] = set()
+        # names this process's writers to the database in notices sent to other processes
+        self.token = secrets.token_hex(8)
         self._lock = threading.Lock()
 
     def add(self, listener: Listener) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -35,7 +34,7 @@ from durablex.store.base import (
     WaiterWrite,
     WorkflowRegistration,
 )
-from durablex.store.notify import Listener, Notices, hub_for
+from durablex.store.notify import EndWatch, Listener, Notices, hub_for
 from durablex.store.postgres import reads, writes
 from durablex.store.postgres.committer import (
     RECONNECT_DEADLINE,
@@ -68,8 +67,10 @@ class PostgresStore:
         self.config = config
         self.url = config.url
         self.clock = clock or SystemClock()
-        self._token = secrets.token_hex(8)
         self._hub = hub_for(config.identity)
+        # The stores of one hub hear each other's commits through it, with the ends of runs
+        # (``Notices.ends``): they skip each other's NOTIFY, which would only wake them twice.
+        self._token = self._hub.token
         self._loop: asyncio.AbstractEventLoop | None = None
         self._taker: handoff.LocalRunner | None = None
         self._committer: GroupCommitter | None = None
@@ -216,6 +217,10 @@ class PostgresStore:
         assert self._listener is not None
         self._listener.wants_work = work
         self._listener.wants_terminal = terminal
+
+    def watch_end(self, run_id: str) -> EndWatch:
+        assert self._listener is not None
+        return self._listener.watch_end(run_id)
 
     def change_mark(self) -> int:
         assert self._listener is not None

@@ -25,6 +25,7 @@ from durablex.store.base import (
     WaiterWrite,
     WorkflowRegistration,
 )
+from durablex.store.notify import RunEnd
 from durablex.store.postgres.committer import Deferred, Tx
 from durablex.store.postgres.events import WAKE_SET, accept_event, sql_match
 from durablex.store.postgres.inserts import insert_event_row, insert_run
@@ -292,11 +293,12 @@ async def _end_run(
 ) -> None:
     """End the run; ``open_steps=False``: no step of it is unfinished (``Store.complete_run``),
     so there is no step, waiter or child run to cancel."""
+    error_json = json_or_none(error)
     row = await tx.one(
         "UPDATE runs SET status = %s, output = %s, error = %s, ended_at = %s, due_at = NULL,"
         " lease_owner = NULL, lease_expires_at = NULL, wake_pending = false WHERE id = %s"
         " RETURNING parent_run_id, parent_step_id",
-        (status, output, json_or_none(error), tx.now_us, run_id),
+        (status, output, error_json, tx.now_us, run_id),
     )
     tx.notices.terminal.add(run_id)
     if open_steps:
@@ -304,6 +306,7 @@ async def _end_run(
         await _cancel_children(tx, run_id)
     if row is not None and row[0] is not None:
         await _report_to_parent(tx, run_id, row[0], row[1], status, output, error)
+    tx.notices.ends[run_id] = RunEnd(status, output, error_json)  # last: nothing after raises
 
 
 async def _cancel_children(tx: Tx, run_id: str) -> None:

@@ -27,7 +27,7 @@ from durablex.store.base import (
     WaiterWrite,
     WorkflowRegistration,
 )
-from durablex.store.notify import Listener, Notices, hub_for
+from durablex.store.notify import EndWatch, Listener, Notices, hub_for
 from durablex.store.rows import claimed_run
 from durablex.store.sqlite import reads, writes
 from durablex.store.sqlite.committer import BoundWrite, GroupCommitter
@@ -240,6 +240,10 @@ class SqliteStore:
         assert self._listener is not None
         self._listener.wants_work = work
         self._listener.wants_terminal = terminal
+
+    def watch_end(self, run_id: str) -> EndWatch:
+        assert self._listener is not None
+        return self._listener.watch_end(run_id)
 
     def change_mark(self) -> int:
         assert self._listener is not None

@@ -24,6 +24,7 @@ from durablex.store.base import (
     WaiterWrite,
     WorkflowRegistration,
 )
+from durablex.store.notify import RunEnd
 from durablex.store.rows import (
     HELD_SQL,
     NOT_TERMINAL_SQL,
@@ -433,6 +434,7 @@ def _end_run(
         _cancel_children(tx, run_id)
     if row is not None and row[0] is not None:
         _report_to_parent(tx, run_id, row[0], row[1], status, output, error)
+    tx.notices.ends[run_id] = RunEnd(status, output, params[2])  # last: nothing after raises
 
 
 def _cancel_children(tx: Tx, run_id: str) -> None:
