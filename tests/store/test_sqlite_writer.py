@@ -190,26 +190,62 @@ def _unbounded_committing_thread(tx: object) -> str:
     return threading.current_thread().name
 
 
-async def test_beside_a_runner_a_client_commits_a_burst_or_an_unbounded_write_on_its_thread(
+def _committing_connection(tx: Tx) -> int:
+    return id(tx.conn)
+
+
+@unbounded
+def _unbounded_committing_connection(tx: Tx) -> int:
+    return id(tx.conn)
+
+
+async def test_beside_a_runner_a_client_writes_through_the_runners_connection(
     tmp_path: Path,
 ) -> None:
-    """Only small, bounded batches commit on the runner's loop: a burst of starts or an event
-    that resumes every waiting run would hold the loop; on the thread SQLite runs beside it."""
+    """One connection writes for both (another's commit empties a connection's page cache),
+    and a burst commits there in short transactions like the runner's own; an event that
+    resumes every waiting run is one write too long for the loop, and commits on the client's
+    thread, where SQLite runs beside the loop."""
     runner = SqliteStore(tmp_path / "x.db", inline=True)
     await runner.open()
     client = SqliteStore(tmp_path / "x.db", inline=None)
     await client.open()
     loop_thread = threading.current_thread().name
     try:
-        assert await client._write(_committing_thread) == loop_thread
+        assert runner._writer is not None and client._writer is not None
+        assert await client._write(_committing_connection) == id(runner._writer)
+        await register(client, ("wf", ()))
+        run_id = await client.start_run(APP, "wf", None)
+        assert (await runner.get_run(run_id)).status == "queued"
+        assert client._writer.total_changes == 0
+
+        async def one() -> int:
+            return await client._write(_committing_connection)
+
+        assert set(await asyncio.gather(*(one() for _ in range(20)))) == {id(runner._writer)}
+        assert await client._write(_unbounded_committing_connection) == id(client._writer)
         assert await client._write(_unbounded_committing_thread) != loop_thread
-
-        async def one() -> str:
-            return await client._write(_committing_thread)
-
-        burst = await asyncio.gather(*(one() for _ in range(20)))  # 20 writes in one batch
-        assert loop_thread not in burst
-        assert await client._write(_committing_thread) == loop_thread
     finally:
         await client.close()
+        await runner.close()
+
+
+async def test_a_client_writes_through_a_runners_connection_only_as_durable_as_its_own(
+    tmp_path: Path,
+) -> None:
+    """A runner's store in process durability does not fsync, so a client asking for full
+    durability keeps its own writer beside it; the other way round they share."""
+    runner = SqliteStore(tmp_path / "x.db", inline=True, durability="process")
+    await runner.open()
+    full = SqliteStore(tmp_path / "x.db", inline=None, durability="full")
+    process = SqliteStore(tmp_path / "x.db", inline=None, durability="process")
+    await full.open()
+    await process.open()
+    try:
+        assert full._writer is not None and runner._writer is not None
+        assert await full._write(_committing_connection) == id(full._writer)
+        assert await process._write(_committing_connection) == id(runner._writer)
+    finally:
+        await process.close()
+        await full.close()
         await runner.close()

@@ -58,6 +58,28 @@ def _beside_runner(loop: asyncio.AbstractEventLoop) -> bool:
     return bool(_runner_stores.get(loop))
 
 
+def _runner_committer(client: SqliteStore) -> GroupCommitter | None:
+    """The committer of a runner's store on the client's loop and file, at least as durable
+    and on the same clock, for the client's bounded writes. One connection then writes for
+    both: SQLite drops a connection's page cache whenever another connection has written, so
+    two writers taking turns each read their pages again (a run's start, step and end took
+    about twice as long in their statements, docs/performance.md)."""
+    loop = client._loop
+    for store in _runner_stores.get(loop, ()) if loop is not None else ():
+        if (
+            store._database == client._database
+            and store._committer is not None
+            and (store.durability == "full" or client.durability == "process")
+            and (store.clock is client.clock or _both_system(store.clock, client.clock))
+        ):
+            return store._committer
+    return None
+
+
+def _both_system(a: Clock, b: Clock) -> bool:
+    return type(a) is SystemClock and type(b) is SystemClock
+
+
 def _brief_beside_runner(loop: asyncio.AbstractEventLoop) -> bool:
     return any(
         store._brief_while is not None and store._brief_while()
@@ -77,7 +99,8 @@ class SqliteStore:
     store is open on that loop, else on a worker thread: a runner's loop already waits on
     every commit of its own, and a client commit on a thread beside it took about twice as
     long (the thread hand-offs and the two threads taking turns at the GIL; the latency
-    round trip of a 1-step run 2.7-3.2 against 1.5-1.8 ms here, docs/performance.md).
+    round trip of a 1-step run 2.7-3.2 against 1.5-1.8 ms here, docs/performance.md). Its
+    bounded writes then go through that runner's writer (``_runner_committer``).
     """
 
     def __init__(
@@ -191,9 +214,13 @@ class SqliteStore:
     def _write(
         self, fn: Callable[..., T], *args: Any, durable: bool = True, fsync: bool = True
     ) -> asyncio.Future[T]:
-        if self._committer is None:
+        committer = self._committer
+        if committer is None:
             raise RuntimeError("the store is not open")
-        return self._committer.submit(BoundWrite(fn, args), durable=durable, fsync=fsync)
+        write = BoundWrite(fn, args)
+        if self._commits_beside_runner and not write.unbounded:
+            committer = _runner_committer(self) or committer
+        return committer.submit(write, durable=durable, fsync=fsync)
 
     def _thread_reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
