@@ -198,6 +198,18 @@ def adjacent_raw(args: argparse.Namespace) -> float:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def event_floor(args: argparse.Namespace, runs: int) -> dict[str, Any]:
+    """The engine's own transactions of the event workload with ``runs`` parked runs, right
+    after the workload, on a fresh store file (``bench.event_floor``)."""
+    from bench.event_floor import event_floor as measure
+
+    tmp = Path(tempfile.mkdtemp(prefix="dxbench-event-floor-", dir=args.tmpdir))
+    try:
+        return measure(tmp / "floor.db", runs=runs, batch=500)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     if sys.argv[1:2] == ["sweep"]:
         from bench import sweep
@@ -258,6 +270,14 @@ def main() -> None:
                     obj["runners"] = f"{procs} process(es)" if procs else "in-process"
                     obj["runner_count"] = runners
                 adjacent(obj, args.durability, before)
+                if (
+                    workload == "event"
+                    and raws
+                    and args.backend == "sqlite"
+                    and args.durability == "full"
+                    and not obj.get("error")
+                ):
+                    report.add_event_floor(obj, event_floor(args, int(params["R"])))
                 obj["bench_s"] = round(time.perf_counter() - t, 2)
                 lines.append(obj)
                 ours.append(obj)

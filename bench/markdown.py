@@ -80,6 +80,19 @@ def raw_summary(lines: list[dict[str, Any]]) -> str:
     return "Raw in this run: " + "; ".join(parts) + "."
 
 
+def event_floors(lines: list[dict[str, Any]]) -> str:
+    """One sentence per event line that has its floor (``report.add_event_floor``)."""
+    notes = []
+    for line in lines:
+        if line.get("workload") == "event" and line.get("floor_event_s") is not None:
+            notes.append(
+                f"event {params(line)} ({system(line)}): {num(line.get('wall_s'))} s from the "
+                f"send to the last end; the engine's own transactions alone, right after: "
+                f"{num(line['floor_event_s'])} s (the send {num(line['floor_event_send_s'])} s)."
+            )
+    return "\n".join(notes)
+
+
 def rows(lines: list[dict[str, Any]]) -> str:
     ratios = {
         x["workload"]: x for x in lines if x.get("system") == "durablex/dbos" and "ratio" in x
@@ -176,6 +189,10 @@ def main() -> None:
     print(raw_summary(lines))
     print()
     print(rows(lines))
+    notes = event_floors(lines)
+    if notes:
+        print()
+        print(notes)
 
 
 if __name__ == "__main__":

@@ -109,6 +109,17 @@ def add_ratios(out: dict[str, Any], raws: dict[str, dict[str, Any]], durability:
             out["p50_in_engine_floor"] = round(out["p50_ms"] / floor["commit_ms"], 2)
 
 
+def add_event_floor(out: dict[str, Any], floor: dict[str, Any]) -> None:
+    """The event workload against its floor measured right after it (``bench.event_floor``):
+    the engine's own transactions for the same number of runs, from the send to the last end,
+    on one connection with nothing around them. A floor above the target (1 s) shows that no
+    runner, however fast, meets it with this schema on this disk at this time."""
+    out["floor_event_s"] = floor["wall_s"]
+    out["floor_event_send_s"] = floor["send_s"]
+    if out.get("wall_s"):
+        out["wall_in_event_floor"] = round(out["wall_s"] / floor["wall_s"], 2)
+
+
 def dumps(obj: dict[str, Any]) -> str:
     return json.dumps(obj)
 

@@ -20,3 +20,5 @@ done
 cd /work/main
 $PY -m bench seq latency --repeat 3 --out $R/targets-seq-latency.jsonl
 $PY -m bench.trace_latency > $R/trace-latency.txt
+# the event target, each run followed by its floor (the engine's own transactions alone)
+$PY -m bench event --R 10000 --runners 2 --runner-procs --repeat 3 --out $R/targets-event.jsonl
