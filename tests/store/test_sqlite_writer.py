@@ -225,6 +225,17 @@ async def test_beside_a_runner_a_client_writes_through_the_runners_connection(
         assert set(await asyncio.gather(*(one() for _ in range(20)))) == {id(runner._writer)}
         assert await client._write(_unbounded_committing_connection) == id(client._writer)
         assert await client._write(_unbounded_committing_thread) != loop_thread
+
+        # once the runner's store begins to close, the client writes on its own writer again
+        pending = runner._write(_committing_connection, durable=False)  # for the drain
+        closing = asyncio.ensure_future(runner.close())
+        await asyncio.sleep(0)  # the close has begun, and waits for its committer to drain
+        assert not closing.done()
+        written = await client._write(_committing_connection)
+        assert await pending == id(runner._writer)
+        await closing
+        assert written == id(client._writer)
+        assert await client._write(_committing_connection) == id(client._writer)
     finally:
         await client.close()
         await runner.close()

@@ -69,6 +69,7 @@ def _runner_committer(client: SqliteStore) -> GroupCommitter | None:
         if (
             store._database == client._database
             and store._committer is not None
+            and not store._closing
             and (store.durability == "full" or client.durability == "process")
             and (store.clock is client.clock or _both_system(store.clock, client.clock))
         ):
@@ -126,6 +127,7 @@ class SqliteStore:
         self._thread_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._committer: GroupCommitter | None = None
+        self._closing = False
         self._brief_while: Callable[[], bool] | None = None
         self._listener: Listener | None = None
         self._database = str(self.path.resolve())
@@ -179,6 +181,9 @@ class SqliteStore:
         self._data_version = self._watch.execute("PRAGMA data_version").fetchone()[0]
 
     async def close(self) -> None:
+        # from here on, clients beside this runner's store write on their own writers again
+        # (their writes would otherwise keep its drain below going)
+        self._closing = True
         if self._taker is not None:
             self.take_new_runs(None)
         if self._committer is not None:
