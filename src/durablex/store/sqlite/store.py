@@ -143,6 +143,7 @@ class SqliteStore:
     async def open(self) -> None:
         if self._writer is not None:
             return
+        self._closing = False
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         writer = await asyncio.to_thread(connect, self.path, durability=self.durability)
