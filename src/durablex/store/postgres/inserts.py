@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from durablex.core.ids import new_id
+from durablex.records import INVOKED_EVENT
 from durablex.store.base import HandOff
 from durablex.store.postgres.committer import Tx
 from durablex.store.rows import insert_run_sql, new_run
@@ -26,6 +29,33 @@ async def insert_event_row(
         (event_id, name, data, app, tx.now_us, source_run_id, source_step_id),
     )
     return row is not None
+
+
+async def insert_invoked_event(
+    tx: Tx,
+    event_id: str,
+    data: bytes | None,
+    app: str,
+    run_id: str,
+    source_run_id: str | None = None,
+    source_step_id: str | None = None,
+) -> None:
+    """Insert the ``durablex/workflow.invoked`` event of a run started by id, with the run it
+    started: a new id, so nothing to wait for (the statement is pipelined with the rest)."""
+    await tx.execute(
+        "INSERT INTO events (id, name, data, app, ts, source_run_id, source_step_id,"
+        " started_runs) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            event_id,
+            INVOKED_EVENT,
+            data,
+            app,
+            tx.now_us,
+            source_run_id,
+            source_step_id,
+            orjson.dumps([run_id]),
+        ),
+    )
 
 
 _INSERT_RUN = insert_run_sql("%s")

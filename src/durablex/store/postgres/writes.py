@@ -28,7 +28,7 @@ from durablex.store.base import (
 from durablex.store.notify import RunEnd
 from durablex.store.postgres.committer import Deferred, Tx
 from durablex.store.postgres.events import WAKE_SET, accept_event, sql_match
-from durablex.store.postgres.inserts import insert_event_row, insert_run
+from durablex.store.postgres.inserts import insert_invoked_event, insert_run
 from durablex.store.rows import (
     HELD_SQL,
     NOT_TERMINAL_SQL,
@@ -206,22 +206,19 @@ async def start_run(
 ) -> tuple[str, tuple[Any, ...] | None]:
     """The new run's id, and its claim row (as ``claim`` returns) if ``taker`` took it."""
     app, workflow = await resolve_workflow(tx, workflow, app, None)
-    event_id = new_id()
-    await insert_event_row(tx, event_id, INVOKED_EVENT, input, app)
-    started = await insert_run(
+    event_id, run_id = new_id(), new_id()
+    await insert_invoked_event(tx, event_id, input, app, run_id)
+    return await insert_run(
         tx,
         app=app,
         workflow=workflow,
         input=input,
         event_id=event_id,
+        run_id=run_id,
         runner_pin=runner_pin,
         rerun_of=rerun_of,
         taker=taker,
     )
-    await tx.execute(
-        "UPDATE events SET started_runs = %s WHERE id = %s", (orjson.dumps([started[0]]), event_id)
-    )
-    return started
 
 
 async def start_child(
@@ -231,10 +228,10 @@ async def start_child(
     await check_fence(tx, run_id, fence)
     await upsert_step(tx, run_id, step)
     event_id = new_id()
-    await insert_event_row(
-        tx, event_id, INVOKED_EVENT, child.input, child.app, run_id, step.step_id
+    await insert_invoked_event(
+        tx, event_id, child.input, child.app, child.run_id, run_id, step.step_id
     )
-    started = await insert_run(
+    return await insert_run(
         tx,
         app=child.app,
         workflow=child.workflow,
@@ -246,11 +243,6 @@ async def start_child(
         runner_pin=child.runner_pin,
         taker=taker,
     )
-    await tx.execute(
-        "UPDATE events SET started_runs = %s WHERE id = %s",
-        (orjson.dumps([child.run_id]), event_id),
-    )
-    return started
 
 
 async def emit_event(tx: Tx, run_id: str, fence: int, step: StepRow, event: NewEvent) -> SendResult:
