@@ -399,7 +399,14 @@ class PostgresStore:
         open_steps: bool = True,
     ) -> None:
         await self._write(
-            writes.complete_run, run_id, fence, output, required, open_steps, runs=(run_id,)
+            writes.complete_run,
+            run_id,
+            fence,
+            output,
+            required,
+            open_steps,
+            runs=(run_id,),
+            atomic=True,
         )
 
     async def fail_run(

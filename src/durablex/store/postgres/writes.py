@@ -287,11 +287,37 @@ async def _end_run(
     so there is no step, waiter or child run to cancel."""
     error_json = json_or_none(error)
     row = await tx.one(
-        "UPDATE runs SET status = %s, output = %s, error = %s, ended_at = %s, due_at = NULL,"
-        " lease_owner = NULL, lease_expires_at = NULL, wake_pending = false WHERE id = %s"
-        " RETURNING parent_run_id, parent_step_id",
+        _END_RUN + " RETURNING parent_run_id, parent_step_id",
         (status, output, error_json, tx.now_us, run_id),
     )
+    await _ended(tx, run_id, status, output, error, error_json, open_steps, row)
+
+
+_END_RUN = (
+    "UPDATE runs SET status = %s, output = %s, error = %s, ended_at = %s, due_at = NULL,"
+    " lease_owner = NULL, lease_expires_at = NULL, wake_pending = false WHERE id = %s"
+)
+
+# A pass's end of its run, in one statement (one round trip): only while the pass holds the
+# run, and only if the step records it returned through are stored.
+_COMPLETE_RUN = (
+    _END_RUN + " AND fence = %s AND status = 'running' AND (SELECT count(*) FROM steps"
+    " WHERE run_id = %s AND status = 'completed' AND step_id = ANY(%s)) = %s"
+    " RETURNING parent_run_id, parent_step_id"
+)
+
+
+async def _ended(
+    tx: Tx,
+    run_id: str,
+    status: str,
+    output: bytes | None,
+    error: dict[str, Any] | None,
+    error_json: bytes | None,
+    open_steps: bool,
+    row: Any,
+) -> None:
+    """What follows a run's end in its transaction: its children, its parent, the notices."""
     tx.notices.terminal.add(run_id)
     if open_steps:
         await _cancel_open_steps(tx, run_id)
@@ -348,15 +374,22 @@ async def complete_run(
     required: Sequence[str] = (),
     open_steps: bool = True,
 ) -> None:
-    await check_fence(tx, run_id, fence)
-    if required:
+    """Refused (a lost fence, a step record not stored) only before it changes anything."""
+    required = list(dict.fromkeys(required))
+    row = await tx.one(
+        _COMPLETE_RUN,
+        ("completed", output, None, tx.now_us, run_id, fence, run_id, required, len(required)),
+    )
+    if row is None:
+        await check_fence(tx, run_id, fence)
         rows = await tx.all(
             "SELECT step_id FROM steps WHERE run_id = %s AND status = 'completed'"
             " AND step_id = ANY(%s)",
-            (run_id, list(required)),
+            (run_id, required),
         )
         require_steps(run_id, required, (r[0] for r in rows))
-    await _end_run(tx, run_id, "completed", output, None, open_steps)
+        raise LeaseLostError(run_id, "the run is no longer held")
+    await _ended(tx, run_id, "completed", output, None, None, open_steps, row)
 
 
 async def fail_run(
