@@ -52,6 +52,10 @@ class Item:
     # the write sends nothing before it can fail (or changes nothing when it fails): it
     # needs no savepoint of its own
     atomic: bool = False
+    # the write's times must follow the commit order of contending transactions (an event, a
+    # wait's timeout; docs/reliability.md): its batch reads its time once it holds its locks,
+    # at the cost of a round trip. A step's record or a run's end only stamp what happened.
+    stamped_after_locks: bool = True
 
 
 LAZY_FLUSH_DELAY = 0.05
@@ -143,6 +147,7 @@ class GroupCommitter:
         locks: Sequence[tuple[str, bool]] = (),
         fsync: bool = True,
         atomic: bool = False,
+        stamped_after_locks: bool = True,
     ) -> asyncio.Future[Any]:
         """Queue ``write``; the future resolves with its result once its batch is committed.
 
@@ -155,7 +160,9 @@ class GroupCommitter:
             raise RuntimeError("the store is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._queue.append(Item(write, future, tuple(runs), tuple(locks), fsync, atomic))
+        self._queue.append(
+            Item(write, future, tuple(runs), tuple(locks), fsync, atomic, stamped_after_locks)
+        )
         if durable:
             self.flush()
         elif self._timer is None and self._task is None:
@@ -337,7 +344,7 @@ class GroupCommitter:
                         "SELECT id FROM runs WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
                         (sorted(runs),),
                     )
-                if locks or runs:
+                if (locks or runs) and any(item.stamped_after_locks for item in batch):
                     # Stamp the transaction once it holds its locks, so that the times of
                     # contending transactions (an event, a wait's timeout) follow commit order.
                     await pipeline.sync()

@@ -146,6 +146,7 @@ class PostgresStore:
         locks: Sequence[tuple[str, bool]] = (),
         fsync: bool = True,
         atomic: bool = False,
+        stamped_after_locks: bool = True,
     ) -> asyncio.Future[T]:
         if self._committer is None:
             raise RuntimeError("the store is not open")
@@ -156,6 +157,7 @@ class PostgresStore:
             locks=locks,
             fsync=fsync,
             atomic=atomic,
+            stamped_after_locks=stamped_after_locks,
         )
 
     def _lock(self, prefix: str, name: str) -> str:
@@ -309,6 +311,7 @@ class PostgresStore:
             runs=(run_id,),
             locks=locks,
             atomic=True,
+            stamped_after_locks=waiter is not None,
         )
 
     async def record_step(
@@ -407,6 +410,7 @@ class PostgresStore:
             open_steps,
             runs=(run_id,),
             atomic=True,
+            stamped_after_locks=False,
         )
 
     async def fail_run(
