@@ -11,7 +11,8 @@ for round in 1 2 3 4; do
     set -- $w
     for v in base head; do
       if [ $v = base ]; then d=/tmp/base3; else d=/work/main; fi
-      line=$(cd $d && PYTHONPATH=$d/src:$d timeout 900 $PY -m bench.worker $1 --params "$2" --pg-url $PG 2>/dev/null | tail -1)
+      line=$(cd $d && PYTHONPATH=$d/src:$d timeout 900 $PY -m bench.worker $1 --params "$2" --pg-url $PG 2>/tmp/pg-worker.err | tail -1)
+      if [ -z "$line" ]; then cat /tmp/pg-worker.err >&2; continue; fi
       echo "{\"ver\": \"$v\", \"round\": $round, \"line\": {\"workload\": \"$1\", \"durability\": \"full\", ${line:1}}" >> $R/pg-before-after.jsonl
     done
   done
