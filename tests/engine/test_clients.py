@@ -151,6 +151,15 @@ async def test_result_of_a_run_ended_in_this_process_needs_no_read(db: str) -> N
         # a handle made from the id alone, after the end: read back
         assert await client.handle(ok.run_id).result(timeout=10) == {"n": [1, 2]}
 
+        # several waiters of one run each get its end, and none is kept after they return
+        gate = await client.start("approve")
+        waiters = [asyncio.ensure_future(gate.result(timeout=10)) for _ in range(3)]
+        await wait_status(client, gate.run_id, "waiting")  # the event must find its waiter
+        assert store._listener._watched.keys() == {gate.run_id}
+        await client.send("approved", {"by": "al"})
+        assert await asyncio.gather(*waiters) == [{"by": "al"}] * 3
+        assert store._listener._watched == {}
+
 
 async def test_get_run_and_list_runs(db: str) -> None:
     async with durablex.Runner(shop_app(), db=db), durablex.AsyncClient(db) as client:
