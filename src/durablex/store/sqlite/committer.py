@@ -10,8 +10,8 @@ fsync releases the GIL, and the loop has nothing better to do than to prepare th
 It never waits there for another connection's write lock (the store's writer has no busy
 timeout then): a batch that finds the lock taken is retried a few ms later, and the loop runs
 its timers and steps meanwhile. Otherwise (clients inside someone else's loop) the flush runs
-on one worker thread, except a small batch of a client on a runner's loop
-(``BESIDE_RUNNER_INLINE_MAX``).
+on one worker thread; a client beside a runner hands its bounded writes to the runner's
+committer instead (``SqliteStore``).
 """
 
 from __future__ import annotations
@@ -44,11 +44,6 @@ TX_TIME_BUDGET = 0.010
 # for it: with two runner processes, sleep R=10,000 p99 lateness 40-93 ms at 10 ms, 22-29 ms
 # at 2 ms; 2 ms always cost fanout 25 % (docs/performance.md).
 TX_TIME_BUDGET_SHORT = 0.002
-# A client's batch commits on a runner's loop (``inline`` given as a function) only while it is
-# this small and bounded: a few starts cost less there than two thread hand-offs, while a burst
-# of starts, or an event that resumes thousands of runs, holds SQLite for long, and on the
-# thread its statements run beside the loop (SQLite releases the GIL inside a statement).
-BESIDE_RUNNER_INLINE_MAX = 4
 
 
 class Tx:
@@ -74,8 +69,9 @@ def checks_first(fn: F) -> F:
 
 def unbounded(fn: F) -> F:
     """Mark a write function whose cost grows with what is stored (an event resumes every run
-    waiting for it, a cancel reaches every child): beside a runner, a client commits a batch
-    holding one on its thread, where SQLite's work runs beside the runner's loop."""
+    waiting for it, a cancel reaches every child): beside a runner, a client commits it on its
+    own thread, not through the runner's committer, so that SQLite's work runs beside the
+    runner's loop instead of on it."""
     fn.durablex_unbounded = True  # type: ignore[attr-defined]
     return fn
 
@@ -102,12 +98,10 @@ class GroupCommitter:
         *,
         now_us: Callable[[], int],
         publish: Callable[[Notices], None],
-        inline: bool | Callable[[], bool],
+        inline: bool,
         fsync: bool = True,
     ) -> None:
-        """``inline``: commit on the event loop, or on a worker thread; a function is asked
-        again before each small, bounded batch (a client's store commits on the loop of a
-        runner, see ``SqliteStore`` and ``BESIDE_RUNNER_INLINE_MAX``)."""
+        """``inline``: commit on the event loop, or on a worker thread."""
         self._conn = conn
         self._now_us = now_us
         self._publish = publish
@@ -166,7 +160,7 @@ class GroupCommitter:
         end of this turn."""
         if not self._queue or self._urgent or self._loop is None:
             return
-        if not self._running and self._on_loop() and _nothing_else_ready(self._loop):
+        if not self._running and self._inline and _nothing_else_ready(self._loop):
             if self._handle is not None:
                 self._handle.cancel()
                 self._handle = None
@@ -210,7 +204,7 @@ class GroupCommitter:
         self._handle = None
         if self._running or not self._queue:
             return
-        on_loop = self._on_loop()
+        on_loop = self._inline
         # asked before the queue is taken: a predicate that raised loses no write (and not for
         # a write alone, which no budget splits)
         short = len(self._queue) > 1 and self.short_while is not None and self.short_while()
@@ -232,18 +226,6 @@ class GroupCommitter:
             self._executor, _run_batch, self._conn, batch, self._now_us, self._fsync, sync, budget
         )
         done.add_done_callback(lambda f: self._after_thread(batch, f))
-
-    def _on_loop(self) -> bool:
-        """Commit the queued writes on the event loop? A runner's always do; a client's, when
-        its owner says it is beside a runner, only while they are few and bounded."""
-        if isinstance(self._inline, bool):
-            return self._inline
-        queue = self._queue
-        return (
-            len(queue) <= BESIDE_RUNNER_INLINE_MAX
-            and not any(write.unbounded for write, _ in queue)
-            and self._inline()
-        )
 
     def _after_thread(self, batch: list[tuple[BoundWrite, Any]], done: asyncio.Future[Any]) -> None:
         self._running = False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import sqlite3
 import threading
@@ -47,15 +46,11 @@ WRITER_BUSY_TIMEOUT_MS = 20
 
 
 # The runners' (inline) stores open on each event loop: a client's store on one of those loops
-# commits on the loop too (``inline=None``), and as briefly as any of them asks. Weak both ways,
-# so that neither a store left open nor its loop is kept alive by this.
+# (``inline=None``) writes through one of them (``_runner_committer``). Weak both ways, so that
+# neither a store left open nor its loop is kept alive by this.
 _runner_stores: weakref.WeakKeyDictionary[
     asyncio.AbstractEventLoop, weakref.WeakSet[SqliteStore]
 ] = weakref.WeakKeyDictionary()
-
-
-def _beside_runner(loop: asyncio.AbstractEventLoop) -> bool:
-    return bool(_runner_stores.get(loop))
 
 
 def _runner_committer(client: SqliteStore) -> GroupCommitter | None:
@@ -81,13 +76,6 @@ def _both_system(a: Clock, b: Clock) -> bool:
     return type(a) is SystemClock and type(b) is SystemClock
 
 
-def _brief_beside_runner(loop: asyncio.AbstractEventLoop) -> bool:
-    return any(
-        store._brief_while is not None and store._brief_while()
-        for store in _runner_stores.get(loop, ())
-    )
-
-
 class SqliteStore:
     """See ``durablex.store.base.Store``.
 
@@ -96,12 +84,13 @@ class SqliteStore:
 
     ``inline=True`` runs transactions on the event loop (runners); ``False`` runs them on
     worker threads so that the caller's loop never waits on the disk (clients, the server).
-    ``None`` (clients) reads on worker threads and commits on the event loop when a runner's
-    store is open on that loop, else on a worker thread: a runner's loop already waits on
-    every commit of its own, and a client commit on a thread beside it took about twice as
-    long (the thread hand-offs and the two threads taking turns at the GIL; the latency
-    round trip of a 1-step run 2.7-3.2 against 1.5-1.8 ms here, docs/performance.md). Its
-    bounded writes then go through that runner's writer (``_runner_committer``).
+    ``None`` (clients) reads and commits on worker threads too, except that its bounded writes
+    go through the writer of a runner's store open on its loop and file
+    (``_runner_committer``), on that loop: a runner's loop already waits on every commit of its
+    own, a client commit on a thread beside it took about twice as long (the thread hand-offs
+    and the two threads taking turns at the GIL), and a second connection's commits empty the
+    runner's page cache (docs/performance.md, "A client on a runner's loop" and "one writer for
+    a client and its runner").
     """
 
     def __init__(
@@ -149,10 +138,10 @@ class SqliteStore:
         writer = await asyncio.to_thread(connect, self.path, durability=self.durability)
         try:
             await asyncio.to_thread(migrate, writer, self.path)
-            # a writer that may commit on the loop never waits for the lock (the committer
+            # a writer that commits on the loop never waits for the lock (the committer
             # retries a batch that finds it taken)
-            on_loop = self.inline or self._commits_beside_runner
-            writer.execute(f"PRAGMA busy_timeout = {0 if on_loop else WRITER_BUSY_TIMEOUT_MS}")
+            busy_ms = 0 if self.inline else WRITER_BUSY_TIMEOUT_MS
+            writer.execute(f"PRAGMA busy_timeout = {busy_ms}")
             writer.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
             reader = connect(self.path, durability=self.durability)
         except BaseException:
@@ -166,15 +155,10 @@ class SqliteStore:
             writer,
             now_us=self.clock.now_us,
             publish=self._publish,
-            inline=functools.partial(_beside_runner, loop)
-            if self._commits_beside_runner
-            else self.inline,
+            inline=self.inline,
             fsync=self.durability == "full",
         )
-        brief = self._brief_while
-        if brief is None and self._commits_beside_runner:
-            brief = functools.partial(_brief_beside_runner, loop)
-        self._committer.short_while = brief
+        self._committer.short_while = self._brief_while
         self._listener = Listener(loop)
         self._hub.add(self._listener)
         if self._wakeups is not None:
