@@ -267,17 +267,10 @@ class AsyncClient:
         store = await self._ensure_open()
         return await store.list_apps()
 
-    async def wait(
-        self, run_id: str, timeout: float | None, *, _unchanged_since: int | None = None
-    ) -> Run:
+    async def wait(self, run_id: str, timeout: float | None) -> Run:
         """Wait until the run is terminal and return it without its steps (TimeoutError after
-        ``timeout`` seconds).
-
-        ``_unchanged_since``: this store's change mark from before the run was started. While
-        the mark is the same, no notice or poll has told of any run ending since, so the run
-        has not ended: the first read waits for the first change (a round trip is a start, one
-        wait and one read)."""
-        end = await self._await_end(run_id, timeout, _unchanged_since, in_memory=False)
+        ``timeout`` seconds)."""
+        end = await self._await_end(run_id, timeout, None, in_memory=False)
         assert isinstance(end, Run)
         return end
 
@@ -285,7 +278,12 @@ class AsyncClient:
         self, run_id: str, timeout: float | None, unchanged_since: int | None, *, in_memory: bool
     ) -> Run | RunEnd:
         """``wait``; with ``in_memory``, the end as a store of this process committed it when
-        a notice brings it (no read of the run), else the run read back."""
+        a notice brings it (no read of the run), else the run read back.
+
+        ``unchanged_since``: this store's change mark from before the run was started. While
+        the mark is the same, no notice or poll has told of any run ending since, so the run
+        has not ended: the first read waits for the first change (a round trip is a start, one
+        wait and no read)."""
         store = await self._ensure_open()
         watch = store.watch_end(run_id) if in_memory else None
         try:

@@ -155,10 +155,10 @@ async def test_result_of_a_run_ended_in_this_process_needs_no_read(db: str) -> N
         gate = await client.start("approve")
         waiters = [asyncio.ensure_future(gate.result(timeout=10)) for _ in range(3)]
         await wait_status(client, gate.run_id, "waiting")  # the event must find its waiter
-        assert store._listener._watched.keys() == {gate.run_id}
+        assert store._listener._watches.keys() == {gate.run_id}
         await client.send("approved", {"by": "al"})
         assert await asyncio.gather(*waiters) == [{"by": "al"}] * 3
-        assert store._listener._watched == {}
+        assert store._listener._watches == {}
 
 
 async def test_get_run_and_list_runs(db: str) -> None:

@@ -12,7 +12,6 @@ import asyncio
 import secrets
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
 # In ``Notices.terminal``: runs ended that are not named (too many for a datagram, or notices
 # lost while a listener was reconnecting).
@@ -32,7 +31,8 @@ class RunEnd:
 @dataclass(slots=True)
 class Notices:
     """What a committed batch changed, as far as waiters care. ``ends``: the runs of
-    ``terminal`` whose end this process committed, with it."""
+    ``terminal`` whose end this process committed, with it; a listener hands them to the
+    watches of those runs as it takes the notices in, and keeps only the rest pending."""
 
     work_due: bool = False
     terminal: set[str] = field(default_factory=set)
@@ -46,26 +46,21 @@ class Notices:
     def merge(self, other: Notices) -> None:
         self.work_due = self.work_due or other.work_due
         self.terminal |= other.terminal
-        self.ends.update(other.ends)
 
 
 class EndWatch:
-    """Keeps the end of one run delivered to a listener, for a waiter of that run
-    (``Listener.watch_end``); ``close()`` once done waiting."""
+    """A waiter's hold on one run's end (``Listener.watch_end``): ``end`` is set when a notice
+    brings it; ``close()`` once done waiting."""
 
-    __slots__ = ("_listener", "run_id")
+    __slots__ = ("_listener", "end", "run_id")
 
     def __init__(self, listener: Listener, run_id: str) -> None:
         self._listener = listener
         self.run_id = run_id
-
-    @property
-    def end(self) -> RunEnd | None:
-        entry = self._listener._watched.get(self.run_id)
-        return None if entry is None else entry[1]
+        self.end: RunEnd | None = None
 
     def close(self) -> None:
-        self._listener._unwatch(self.run_id)
+        self._listener._unwatch(self)
 
 
 class Listener:
@@ -85,32 +80,31 @@ class Listener:
         # notices taken in so far: unchanged, nothing of interest has happened
         self.delivered = 0
         self._lock = threading.Lock()
-        # run id -> [waiters, its end once delivered]; only watched runs' ends are kept
-        self._watched: dict[str, list[Any]] = {}
+        # the open watches of each run; only watched runs' ends are kept
+        self._watches: dict[str, list[EndWatch]] = {}
 
     def watch_end(self, run_id: str) -> EndWatch:
         """Keep the end of ``run_id`` when a notice brings it. Watch before reading the run:
         an end published earlier was committed earlier, so that read sees it."""
+        watch = EndWatch(self, run_id)
         with self._lock:
-            entry = self._watched.setdefault(run_id, [0, None])
-            entry[0] += 1
-        return EndWatch(self, run_id)
+            self._watches.setdefault(run_id, []).append(watch)
+        return watch
 
-    def _unwatch(self, run_id: str) -> None:
+    def _unwatch(self, watch: EndWatch) -> None:
         with self._lock:
-            entry = self._watched.get(run_id)
-            if entry is not None:
-                entry[0] -= 1
-                if entry[0] <= 0:
-                    del self._watched[run_id]
+            watches = self._watches.get(watch.run_id)
+            if watches is not None and watch in watches:
+                watches.remove(watch)
+                if not watches:
+                    del self._watches[watch.run_id]
 
     def deliver(self, notices: Notices) -> None:
-        if notices.ends and self._watched:
+        if notices.ends and self._watches:
             with self._lock:
                 for run_id, end in notices.ends.items():
-                    entry = self._watched.get(run_id)
-                    if entry is not None:
-                        entry[1] = end
+                    for watch in self._watches.get(run_id, ()):
+                        watch.end = end
         if not (
             (self.wants_work and notices.work_due) or (self.wants_terminal and notices.terminal)
         ):
