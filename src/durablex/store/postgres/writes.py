@@ -285,12 +285,11 @@ async def _end_run(
 ) -> None:
     """End the run; ``open_steps=False``: no step of it is unfinished (``Store.complete_run``),
     so there is no step, waiter or child run to cancel."""
-    error_json = json_or_none(error)
     row = await tx.one(
         _END_RUN + " RETURNING parent_run_id, parent_step_id",
-        (status, output, error_json, tx.now_us, run_id),
+        (status, output, json_or_none(error), tx.now_us, run_id),
     )
-    await _ended(tx, run_id, status, output, error, error_json, open_steps, row)
+    await _ended(tx, run_id, status, output, error, open_steps, row)
 
 
 _END_RUN = (
@@ -313,7 +312,6 @@ async def _ended(
     status: str,
     output: bytes | None,
     error: dict[str, Any] | None,
-    error_json: bytes | None,
     open_steps: bool,
     row: Any,
 ) -> None:
@@ -324,7 +322,8 @@ async def _ended(
         await _cancel_children(tx, run_id)
     if row is not None and row[0] is not None:
         await _report_to_parent(tx, run_id, row[0], row[1], status, output, error)
-    tx.notices.ends[run_id] = RunEnd(status, output, error_json)  # last: nothing after raises
+    # last: nothing after it raises
+    tx.notices.ends[run_id] = RunEnd(status, output, json_or_none(error))
 
 
 async def _cancel_children(tx: Tx, run_id: str) -> None:
@@ -389,7 +388,7 @@ async def complete_run(
         )
         require_steps(run_id, required, (r[0] for r in rows))
         raise LeaseLostError(run_id, "the run is no longer held")
-    await _ended(tx, run_id, "completed", output, None, None, open_steps, row)
+    await _ended(tx, run_id, "completed", output, None, open_steps, row)
 
 
 async def fail_run(
