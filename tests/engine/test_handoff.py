@@ -70,7 +70,6 @@ async def test_a_run_started_after_a_quiet_spell_is_handed_over_too(db: str) -> 
     """The runner keeps its count of live runners fresh while idle, so that runs started now
     and then (a request every few seconds) go to it as well."""
     gate, passes = asyncio.Event(), []
-    gate.set()
     async with (
         durablex.Runner(gated_app("a", gate, passes), db=db, name="r1"),
         durablex.AsyncClient(db) as client,
@@ -80,6 +79,7 @@ async def test_a_run_started_after_a_quiet_spell_is_handed_over_too(db: str) -> 
         handle = await client.start("wf")
         run = await client.get_run(handle.run_id, with_steps=False)
         assert (run.status, run.runner) == ("running", "r1")
+        gate.set()
         assert await handle.result(timeout=15) == "a"
 
 

@@ -44,6 +44,8 @@ TX_TIME_BUDGET = 0.010
 # for it: with two runner processes, sleep R=10,000 p99 lateness 40-93 ms at 10 ms, 22-29 ms
 # at 2 ms; 2 ms always cost fanout 25 % (docs/performance.md).
 TX_TIME_BUDGET_SHORT = 0.002
+# Writes made a statement for many at a time, at most (the time budget is checked between).
+MANY_SEGMENT_MAX = 256
 
 
 class Tx:
@@ -76,16 +78,38 @@ def unbounded(fn: F) -> F:
     return fn
 
 
+ManyWrites = Callable[[Tx, list[tuple[Any, ...]]], list[Any] | None]
+
+
+def one_statement_for_many(many: ManyWrites, takes: Callable[..., bool]) -> Callable[[F], F]:
+    """Mark a write function of one run (its first argument is the run's id) whose calls for
+    different runs in one batch can be made by ``many(tx, [args, ...])``: one statement for all
+    of them, where each call alone costs a statement or more (Python's ``sqlite3`` and SQLite
+    spend about as much on each statement as on the row it writes). ``many`` returns each
+    call's result, or None when some call would be refused; the committer then undoes what
+    ``many`` did and makes the calls one by one (so ``many`` raises its notices last, once it
+    knows it returns results). ``takes(*args)``: whether a call is one that
+    ``many`` makes (calls it does not make are made alone)."""
+
+    def mark(fn: F) -> F:
+        fn.durablex_many = (many, takes)  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
 class BoundWrite:
     """A write function with its arguments, as queued."""
 
-    __slots__ = ("args", "checks_first", "fn", "unbounded")
+    __slots__ = ("args", "checks_first", "fn", "many", "unbounded")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         self.fn = fn
         self.args = args
         self.checks_first: bool = getattr(fn, "durablex_checks_first", False)
         self.unbounded: bool = getattr(fn, "durablex_unbounded", False)
+        many = getattr(fn, "durablex_many", None)
+        self.many: ManyWrites | None = many[0] if many is not None and many[1](*args) else None
 
     def __call__(self, tx: Tx) -> Any:
         return self.fn(tx, *self.args)
@@ -333,35 +357,100 @@ def _run_transaction(
     # that wait's timeout (a time read before waiting for the lock could be older).
     tx = Tx(conn, now_us())
     results: list[tuple[bool, Any]] = []
-    single = len(batch) == 1
     deadline = time.perf_counter() + budget
     try:
-        for write, _ in batch:
-            if results and time.perf_counter() > deadline:
-                break  # the rest go into the next transaction
-            # a write alone in its transaction, or one that refuses before it changes
-            # anything, needs no savepoint to be undone on its own
-            isolated = not single and not write.checks_first
-            if isolated:
-                conn.execute("SAVEPOINT w")
+        if len(batch) == 1:
             try:
-                results.append((True, write(tx)))
+                results.append((True, batch[0][0](tx)))
             except (sqlite3.OperationalError, sqlite3.DatabaseError):
                 raise
             except Exception as exc:
-                if single:
-                    conn.execute("ROLLBACK")
-                    return [(False, exc)], Notices()
-                if isolated:
-                    conn.execute("ROLLBACK TO w")
-                    conn.execute("RELEASE w")
-                results.append((False, exc))
-                continue
-            if isolated:
-                conn.execute("RELEASE w")
+                conn.execute("ROLLBACK")
+                return [(False, exc)], Notices()
+        else:
+            at = 0
+            while at < len(batch):
+                if results and time.perf_counter() > deadline:
+                    break  # the rest go into the next transaction
+                end = at
+                while end < len(batch) and end - at < MANY_SEGMENT_MAX and batch[end][0].many:
+                    end += 1
+                if end - at > 1:
+                    results.extend(_run_segment(tx, [write for write, _ in batch[at:end]]))
+                    at = end
+                else:
+                    results.append(_run_one(tx, batch[at][0]))
+                    at += 1
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         return _Failed(_store_error(exc))
     return results, tx.notices
+
+
+def _run_one(tx: Tx, write: BoundWrite) -> tuple[bool, Any]:
+    """Make one write of a shared batch; a refused one is undone alone."""
+    # a write that refuses before it changes anything needs no savepoint to be undone
+    isolated = not write.checks_first
+    if isolated:
+        tx.conn.execute("SAVEPOINT w")
+    try:
+        result = write(tx)
+    except (sqlite3.OperationalError, sqlite3.DatabaseError):
+        raise
+    except Exception as exc:
+        if isolated:
+            tx.conn.execute("ROLLBACK TO w")
+            tx.conn.execute("RELEASE w")
+        return False, exc
+    if isolated:
+        tx.conn.execute("RELEASE w")
+    return True, result
+
+
+def _run_segment(tx: Tx, segment: list[BoundWrite]) -> list[tuple[bool, Any]]:
+    """Make consecutive writes that each concern one run, a statement for many at a time.
+
+    Writes of one batch were all queued before any of them committed, so none was made
+    knowing another's outcome, except that each run's pass queues its own in order: they may
+    be made in any order that keeps each run's. Round k makes the k-th write of every run of
+    the segment, the calls of one write function together."""
+    rounds: list[dict[Any, list[int]]] = []
+    depth: dict[str, int] = {}
+    for index, write in enumerate(segment):
+        run_id = write.args[0]
+        level = depth.get(run_id, 0)
+        depth[run_id] = level + 1
+        if level == len(rounds):
+            rounds.append({})
+        rounds[level].setdefault(write.fn, []).append(index)
+    results: list[tuple[bool, Any]] = [(False, None)] * len(segment)
+    for groups in rounds:
+        for indexes in groups.values():
+            values = _run_many(tx, [segment[i] for i in indexes]) if len(indexes) > 1 else None
+            if values is None:
+                for i in indexes:
+                    results[i] = _run_one(tx, segment[i])
+            else:
+                for i, value in zip(indexes, values, strict=True):
+                    results[i] = (True, value)
+    return results
+
+
+def _run_many(tx: Tx, writes: list[BoundWrite]) -> list[Any] | None:
+    """The results of ``writes`` (one function, different runs) made together, or None with
+    nothing of them kept when some would be refused (then they are made one by one)."""
+    many = writes[0].many
+    assert many is not None
+    tx.conn.execute("SAVEPOINT m")
+    try:
+        values = many(tx, [write.args for write in writes])
+    except (sqlite3.OperationalError, sqlite3.DatabaseError):
+        raise
+    except Exception:
+        values = None
+    if values is None:
+        tx.conn.execute("ROLLBACK TO m")
+    tx.conn.execute("RELEASE m")
+    return values
