@@ -151,14 +151,35 @@ def resolve_wait_timeout(tx: Tx, run_id: str, fence: int, step_id: str) -> tuple
     return (str(row[0]), row[1]) if row else ("completed", None)
 
 
+_COMPLETE_SLEEP = (
+    "UPDATE steps SET status = 'completed', ended_at = ? "
+    "WHERE run_id = ? AND step_id = ? AND status = 'sleeping'"
+    " AND EXISTS (SELECT 1 FROM runs WHERE id = ? AND fence = ? AND status = 'running')"
+)
+
+
+def _all_or_none(tx: Tx, sql: str, params: list[tuple[Any, ...]], result: Any) -> list[Any] | None:
+    """``result`` for each call when ``sql`` changed one row for each of ``params``, else None
+    (the committer then undoes them and makes the calls one by one)."""
+    if tx.conn.executemany(sql, params).rowcount != len(params):
+        return None
+    return [result] * len(params)
+
+
+def _any_call(*args: Any) -> bool:
+    return True
+
+
+def _complete_sleeps(tx: Tx, calls: list[tuple[Any, ...]]) -> list[None] | None:
+    now = tx.now_us
+    params = [(now, run_id, step_id, run_id, fence) for run_id, fence, step_id in calls]
+    return _all_or_none(tx, _COMPLETE_SLEEP, params, None)
+
+
 @checks_first
+@one_statement_for_many(_complete_sleeps, _any_call)
 def complete_sleep(tx: Tx, run_id: str, fence: int, step_id: str) -> None:
-    changed = tx.conn.execute(
-        "UPDATE steps SET status = 'completed', ended_at = ? "
-        "WHERE run_id = ? AND step_id = ? AND status = 'sleeping'"
-        " AND EXISTS (SELECT 1 FROM runs WHERE id = ? AND fence = ? AND status = 'running')",
-        (tx.now_us, run_id, step_id, run_id, fence),
-    ).rowcount
+    changed = tx.conn.execute(_COMPLETE_SLEEP, (tx.now_us, run_id, step_id, run_id, fence)).rowcount
     if not changed:
         check_fence(tx, run_id, fence)
 
@@ -620,13 +641,24 @@ def resume_run(tx: Tx, run_id: str) -> None:
     tx.notices.work_due = True
 
 
+_PARK_RUN = (
+    "UPDATE runs SET status = ?, due_at = ?, lease_owner = NULL, lease_expires_at = NULL"
+    " WHERE id = ? AND fence = ? AND status = 'running' AND wake_pending = 0"
+)
+
+
+def _park_runs(tx: Tx, calls: list[tuple[Any, ...]]) -> list[bool] | None:
+    params = [(status, due, run_id, fence) for run_id, fence, status, due in calls]
+    parked = _all_or_none(tx, _PARK_RUN, params, True)
+    if parked is not None and any(due is not None for _, _, _, due in calls):
+        tx.notices.work_due = True
+    return parked
+
+
 @checks_first
+@one_statement_for_many(_park_runs, _any_call)
 def park_run(tx: Tx, run_id: str, fence: int, status: str, due_at_us: int | None) -> bool:
-    parked = tx.conn.execute(
-        "UPDATE runs SET status = ?, due_at = ?, lease_owner = NULL, lease_expires_at = NULL"
-        " WHERE id = ? AND fence = ? AND status = 'running' AND wake_pending = 0",
-        (status, due_at_us, run_id, fence),
-    ).rowcount
+    parked = tx.conn.execute(_PARK_RUN, (status, due_at_us, run_id, fence)).rowcount
     if not parked:
         check_fence(tx, run_id, fence)
         # still held, so a wake-up arrived during the pass: it runs again instead
@@ -637,27 +669,44 @@ def park_run(tx: Tx, run_id: str, fence: int, status: str, due_at_us: int | None
     return True
 
 
+_HOLD_RUN = (
+    "UPDATE runs SET status = 'sleeping', due_at = ?, lease_expires_at = ?"
+    " WHERE id = ? AND fence = ? AND status = 'running' AND wake_pending = 0"
+)
+
+
+def _hold_runs(tx: Tx, calls: list[tuple[Any, ...]]) -> list[bool] | None:
+    params = [(until, until, run_id, fence) for run_id, fence, until in calls]
+    return _all_or_none(tx, _HOLD_RUN, params, True)
+
+
 @checks_first
+@one_statement_for_many(_hold_runs, _any_call)
 def hold_run(tx: Tx, run_id: str, fence: int, until_us: int) -> bool:
-    held = tx.conn.execute(
-        "UPDATE runs SET status = 'sleeping', due_at = ?, lease_expires_at = ?"
-        " WHERE id = ? AND fence = ? AND status = 'running' AND wake_pending = 0",
-        (until_us, until_us, run_id, fence),
-    ).rowcount
+    held = tx.conn.execute(_HOLD_RUN, (until_us, until_us, run_id, fence)).rowcount
     if not held:
         check_fence(tx, run_id, fence)
         return False  # a wake-up arrived during the pass: it keeps running instead
     return True
 
 
+_RESUME_HELD = (
+    "UPDATE runs SET status = 'running', due_at = ?, lease_expires_at = ?"
+    " WHERE id = ? AND fence = ? AND status = 'sleeping' AND lease_owner IS NOT NULL"
+)
+
+
+def _resume_held_runs(tx: Tx, calls: list[tuple[Any, ...]]) -> list[None] | None:
+    now = tx.now_us
+    params = [(now + lease, now + lease, run_id, fence) for run_id, fence, lease in calls]
+    return _all_or_none(tx, _RESUME_HELD, params, None)
+
+
 @checks_first
+@one_statement_for_many(_resume_held_runs, _any_call)
 def resume_held(tx: Tx, run_id: str, fence: int, lease_us: int) -> None:
     expires = tx.now_us + lease_us
-    resumed = tx.conn.execute(
-        "UPDATE runs SET status = 'running', due_at = ?, lease_expires_at = ?"
-        " WHERE id = ? AND fence = ? AND status = 'sleeping' AND lease_owner IS NOT NULL",
-        (expires, expires, run_id, fence),
-    ).rowcount
+    resumed = tx.conn.execute(_RESUME_HELD, (expires, expires, run_id, fence)).rowcount
     if not resumed:
         check_fence(tx, run_id, fence)  # raises unless it was running already
 
