@@ -76,12 +76,22 @@ def upsert_step(tx: Tx, run_id: str, step: StepRow) -> None:
     tx.conn.execute(_UPSERT_STEP, step_params(run_id, step))
 
 
+def _all_or_none(tx: Tx, sql: str, params: list[tuple[Any, ...]], result: Any) -> list[Any] | None:
+    """``result`` for each call when ``sql`` changed one row for each of ``params``, else None
+    (the committer then undoes them and makes the calls one by one)."""
+    if tx.conn.executemany(sql, params).rowcount != len(params):
+        return None
+    return [result] * len(params)
+
+
+def _any_call(*args: Any) -> bool:
+    return True
+
+
 def _record_steps(tx: Tx, calls: list[tuple[Any, ...]]) -> list[None] | None:
     """``record_step`` of many runs' step records without attempt or waiter."""
     params = [(*step_params(run_id, step), run_id, fence) for run_id, fence, step, _, _ in calls]
-    if tx.conn.executemany(_FENCED_UPSERT_STEP, params).rowcount != len(calls):
-        return None
-    return [None] * len(calls)
+    return _all_or_none(tx, _FENCED_UPSERT_STEP, params, None)
 
 
 def _plain_step_record(
@@ -156,18 +166,6 @@ _COMPLETE_SLEEP = (
     "WHERE run_id = ? AND step_id = ? AND status = 'sleeping'"
     " AND EXISTS (SELECT 1 FROM runs WHERE id = ? AND fence = ? AND status = 'running')"
 )
-
-
-def _all_or_none(tx: Tx, sql: str, params: list[tuple[Any, ...]], result: Any) -> list[Any] | None:
-    """``result`` for each call when ``sql`` changed one row for each of ``params``, else None
-    (the committer then undoes them and makes the calls one by one)."""
-    if tx.conn.executemany(sql, params).rowcount != len(params):
-        return None
-    return [result] * len(params)
-
-
-def _any_call(*args: Any) -> bool:
-    return True
 
 
 def _complete_sleeps(tx: Tx, calls: list[tuple[Any, ...]]) -> list[None] | None:
@@ -559,12 +557,12 @@ def _complete_runs(tx: Tx, calls: list[tuple[Any, ...]]) -> list[None] | None:
     params = [
         ("completed", output, None, now, run_id, fence) for run_id, fence, output, _, _ in calls
     ]
-    if tx.conn.executemany(_END_FENCED_RUN_WITHOUT_PARENT, params).rowcount != len(calls):
-        return None
-    for run_id, _, output, _, _ in calls:
-        tx.notices.terminal.add(run_id)
-        tx.notices.ends[run_id] = RunEnd("completed", output, None)
-    return [None] * len(calls)
+    ended = _all_or_none(tx, _END_FENCED_RUN_WITHOUT_PARENT, params, None)
+    if ended is not None:
+        for run_id, _, output, _, _ in calls:
+            tx.notices.terminal.add(run_id)
+            tx.notices.ends[run_id] = RunEnd("completed", output, None)
+    return ended
 
 
 def _without_open_steps(
