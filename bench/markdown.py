@@ -85,10 +85,17 @@ def event_floors(lines: list[dict[str, Any]]) -> str:
     notes = []
     for line in lines:
         if line.get("workload") == "event" and line.get("floor_event_s") is not None:
+            cpu = [x for x in line.get("runner_cpu_s") or () if x is not None]
+            used = (
+                f"; the runners' CPU meanwhile: {' + '.join(f'{num(x)} s' for x in cpu)}"
+                if cpu
+                else ""
+            )
             notes.append(
                 f"event {params(line)} ({system(line)}): {num(line.get('wall_s'))} s from the "
                 f"send to the last end; the engine's own transactions alone, right after: "
-                f"{num(line['floor_event_s'])} s (the send {num(line['floor_event_send_s'])} s)."
+                f"{num(line['floor_event_s'])} s (the send {num(line['floor_event_send_s'])} s)"
+                f"{used}."
             )
     return "\n".join(notes)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import signal
 import sqlite3
 import subprocess
@@ -64,6 +65,15 @@ def rss_kb(pid: int | str = "self", field: str = "VmHWM") -> int | None:
     except OSError:
         return None
     return None
+
+
+def cpu_s(pid: int | str = "self") -> float | None:
+    """CPU seconds (user + system) the process has used so far, from ``/proc``."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Db:
@@ -355,9 +365,14 @@ async def event(c: Ctx, p: dict[str, Any]) -> dict[str, Any]:
         await start_many(client, "event", None, r)
         await db.wait_status("waiting", r, c.timeout)
         waiters = db.scalar("SELECT count(*) FROM waiters")
+        # the runners' CPU from the send to the last end: with runner processes, each one's;
+        # with the runner in this process, this process's (the client's send included)
+        pids: list[int | str] = [p.pid for p in c.procs] if c.runners > 0 else ["self"]
+        cpu_before = [cpu_s(pid) for pid in pids]
         t_send = t_parked = now_us()
         sent = await client.send(GO_EVENT, {"go": 1})
         await db.wait_status("completed", r, c.timeout)
+        cpu_after = [cpu_s(pid) for pid in pids]
         wall_us = db.max_ended() - t_send
         wakes = [
             row[0] for row in db.rows("SELECT s.started_at FROM steps s WHERE s.step_id = 'after'")
@@ -373,6 +388,10 @@ async def event(c: Ctx, p: dict[str, Any]) -> dict[str, Any]:
         "resumed": sent.resumed,
         "waiters_before_send": waiters,
         "park_s": (t_parked - t0) / 1e6,
+        "runner_cpu_s": [
+            None if a is None or b is None else round(b - a, 3)
+            for a, b in zip(cpu_before, cpu_after, strict=True)
+        ],
     }
 
 
