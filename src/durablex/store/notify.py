@@ -32,7 +32,8 @@ class RunEnd:
 class Notices:
     """What a committed batch changed, as far as waiters care. ``ends``: the runs of
     ``terminal`` whose end this process committed, with it; a listener hands them to the
-    watches of those runs as it takes the notices in, and keeps only the rest pending."""
+    watches of those runs on delivery (``merge`` leaves them out: nothing waits on them
+    later)."""
 
     work_due: bool = False
     terminal: set[str] = field(default_factory=set)

@@ -85,7 +85,9 @@ def unbounded(fn: F) -> F:
 ManyWrites = Callable[[Tx, list[tuple[Any, ...]]], list[Any] | None]
 
 
-def one_statement_for_many(many: ManyWrites, takes: Callable[..., bool]) -> Callable[[F], F]:
+def one_statement_for_many(
+    many: ManyWrites, takes: Callable[..., bool] | None = None
+) -> Callable[[F], F]:
     """Mark a write function of one run (its first argument is the run's id) whose calls for
     different runs in one batch can be made by ``many(tx, [args, ...])``: one statement for all
     of them, where each call alone costs a statement or more (Python's ``sqlite3`` and SQLite
@@ -93,7 +95,7 @@ def one_statement_for_many(many: ManyWrites, takes: Callable[..., bool]) -> Call
     call's result, or None when some call would be refused; the committer then undoes what
     ``many`` did and makes the calls one by one (so ``many`` raises its notices last, once it
     knows it returns results). ``takes(*args)``: whether a call is one that
-    ``many`` makes (calls it does not make are made alone)."""
+    ``many`` makes (calls it does not make are made alone); without it, every call is."""
 
     def mark(fn: F) -> F:
         fn.durablex_many = (many, takes)  # type: ignore[attr-defined]
@@ -112,8 +114,10 @@ class BoundWrite:
         self.args = args
         self.checks_first: bool = getattr(fn, "durablex_checks_first", False)
         self.unbounded: bool = getattr(fn, "durablex_unbounded", False)
-        many = getattr(fn, "durablex_many", None)
-        self.many: ManyWrites | None = many[0] if many is not None and many[1](*args) else None
+        self.many: ManyWrites | None = None
+        marked = getattr(fn, "durablex_many", None)
+        if marked is not None and (marked[1] is None or marked[1](*args)):
+            self.many = marked[0]
 
     def __call__(self, tx: Tx) -> Any:
         return self.fn(tx, *self.args)

@@ -84,10 +84,6 @@ def _all_or_none(tx: Tx, sql: str, params: list[tuple[Any, ...]], result: Any) -
     return [result] * len(params)
 
 
-def _any_call(*args: Any) -> bool:
-    return True
-
-
 def _record_steps(tx: Tx, calls: list[tuple[Any, ...]]) -> list[None] | None:
     """``record_step`` of many runs' step records without attempt or waiter."""
     params = [(*step_params(run_id, step), run_id, fence) for run_id, fence, step, _, _ in calls]
@@ -175,7 +171,7 @@ def _complete_sleeps(tx: Tx, calls: list[tuple[Any, ...]]) -> list[None] | None:
 
 
 @checks_first
-@one_statement_for_many(_complete_sleeps, _any_call)
+@one_statement_for_many(_complete_sleeps)
 def complete_sleep(tx: Tx, run_id: str, fence: int, step_id: str) -> None:
     changed = tx.conn.execute(_COMPLETE_SLEEP, (tx.now_us, run_id, step_id, run_id, fence)).rowcount
     if not changed:
@@ -469,12 +465,17 @@ def _end_run(
         if row is None:
             check_fence(tx, run_id, fence)
             raise LeaseLostError(run_id, "the run is no longer held")
-    tx.notices.terminal.add(run_id)
     if open_steps and _cancel_open_steps(tx, run_id):
         _cancel_children(tx, run_id)
     if row is not None and row[0] is not None:
         _report_to_parent(tx, run_id, row[0], row[1], status, output, error)
-    tx.notices.ends[run_id] = RunEnd(status, output, params[2])  # last: nothing after raises
+    _note_end(tx, run_id, RunEnd(status, output, params[2]))  # last: nothing after it raises
+
+
+def _note_end(tx: Tx, run_id: str, end: RunEnd) -> None:
+    """The notices of a run's end: for the waiters of its result, with the end itself."""
+    tx.notices.terminal.add(run_id)
+    tx.notices.ends[run_id] = end
 
 
 def _cancel_children(tx: Tx, run_id: str) -> None:
@@ -560,8 +561,7 @@ def _complete_runs(tx: Tx, calls: list[tuple[Any, ...]]) -> list[None] | None:
     ended = _all_or_none(tx, _END_FENCED_RUN_WITHOUT_PARENT, params, None)
     if ended is not None:
         for run_id, _, output, _, _ in calls:
-            tx.notices.terminal.add(run_id)
-            tx.notices.ends[run_id] = RunEnd("completed", output, None)
+            _note_end(tx, run_id, RunEnd("completed", output, None))
     return ended
 
 
@@ -654,7 +654,7 @@ def _park_runs(tx: Tx, calls: list[tuple[Any, ...]]) -> list[bool] | None:
 
 
 @checks_first
-@one_statement_for_many(_park_runs, _any_call)
+@one_statement_for_many(_park_runs)
 def park_run(tx: Tx, run_id: str, fence: int, status: str, due_at_us: int | None) -> bool:
     parked = tx.conn.execute(_PARK_RUN, (status, due_at_us, run_id, fence)).rowcount
     if not parked:
@@ -679,7 +679,7 @@ def _hold_runs(tx: Tx, calls: list[tuple[Any, ...]]) -> list[bool] | None:
 
 
 @checks_first
-@one_statement_for_many(_hold_runs, _any_call)
+@one_statement_for_many(_hold_runs)
 def hold_run(tx: Tx, run_id: str, fence: int, until_us: int) -> bool:
     held = tx.conn.execute(_HOLD_RUN, (until_us, until_us, run_id, fence)).rowcount
     if not held:
@@ -701,7 +701,7 @@ def _resume_held_runs(tx: Tx, calls: list[tuple[Any, ...]]) -> list[None] | None
 
 
 @checks_first
-@one_statement_for_many(_resume_held_runs, _any_call)
+@one_statement_for_many(_resume_held_runs)
 def resume_held(tx: Tx, run_id: str, fence: int, lease_us: int) -> None:
     expires = tx.now_us + lease_us
     resumed = tx.conn.execute(_RESUME_HELD, (expires, expires, run_id, fence)).rowcount
