@@ -63,7 +63,7 @@ def raw_summary(lines: list[dict[str, Any]]) -> str:
             f"single-row fsync'd commit {num(single['rows_per_s'])}/s "
             f"({single['commit_ms']:.3f} ms)"
         )
-    for name in ("raw_batch", "raw_commit_normal", "raw_commit_ckpt256"):
+    for name in ("raw_batch", "raw_commit_normal", "raw_commit_ckpt256", "raw_commit_store_wal"):
         if name in raws:
             parts.append(f"{name} {num(raws[name]['rows_per_s'])} rows/s")
     floor = raws.get("raw_engine_1step")

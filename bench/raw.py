@@ -39,11 +39,21 @@ def commit_rates(
 
 
 def raw_commit(
-    path: Path, *, synchronous: str, rows: int, batch: int, autocheckpoint: int | None = None
+    path: Path,
+    *,
+    synchronous: str,
+    rows: int,
+    batch: int,
+    autocheckpoint: int | None = None,
+    presize: int | None = None,
 ) -> dict[str, Any]:
     """Insert ``rows`` rows, ``batch`` per ``BEGIN IMMEDIATE … COMMIT``; return the rates.
 
-    ``autocheckpoint`` sets ``PRAGMA wal_autocheckpoint`` (SQLite's default is 1000 pages)."""
+    ``autocheckpoint`` sets ``PRAGMA wal_autocheckpoint`` (SQLite's default is 1000 pages);
+    ``presize`` grows the WAL to that many pages first, as Durablex's store does when it opens
+    a database (``durablex.store.sqlite.connection.presize_wal``)."""
+    from durablex.store.sqlite.connection import presize_wal
+
     if path.exists():
         path.unlink()
     conn = sqlite3.connect(str(path), isolation_level=None)
@@ -52,6 +62,8 @@ def raw_commit(
         conn.execute(f"PRAGMA synchronous = {synchronous}")
         if autocheckpoint is not None:
             conn.execute(f"PRAGMA wal_autocheckpoint = {int(autocheckpoint)}")
+        if presize is not None:
+            presize_wal(conn, path, presize)
         conn.execute("CREATE TABLE t (id TEXT PRIMARY KEY, seq INTEGER, data BLOB) WITHOUT ROWID")
         insert = "INSERT INTO t (id, seq, data) VALUES (?, ?, ?)"
         # warm up: a few commits so that the WAL file exists and is sized
@@ -75,23 +87,30 @@ def raw_commit(
     return commit_rates(n, batch, commits, synchronous, wall)
 
 
-RAW_CASES: tuple[tuple[str, str, int, int | None], ...] = (
-    # (workload name, synchronous, batch, wal_autocheckpoint)
-    ("raw_commit", "FULL", 1, None),
-    ("raw_batch", "FULL", 100, None),
-    ("raw_commit_normal", "NORMAL", 1, None),
-    ("raw_batch_normal", "NORMAL", 100, None),
-    # the WAL setting Durablex's SQLite store uses (durablex.store.sqlite.store)
-    ("raw_commit_ckpt256", "FULL", 1, 256),
+RAW_CASES: tuple[tuple[str, str, int, int | None, int | None], ...] = (
+    # (workload name, synchronous, batch, wal_autocheckpoint, WAL pages presized)
+    ("raw_commit", "FULL", 1, None, None),
+    ("raw_batch", "FULL", 100, None, None),
+    ("raw_commit_normal", "NORMAL", 1, None, None),
+    ("raw_batch_normal", "NORMAL", 100, None, None),
+    # the WAL checkpoint setting of Durablex's SQLite store (durablex.store.sqlite.store)
+    ("raw_commit_ckpt256", "FULL", 1, 256, None),
+    # and its WAL grown to its full size before the first commit, as the store opens a file
+    ("raw_commit_store_wal", "FULL", 1, 256, 1024),
 )
 
 
 def measure_all(tmpdir: Path, rows: int, batch_rows: int) -> list[tuple[str, dict[str, Any]]]:
     out = []
-    for name, sync, batch, checkpoint in RAW_CASES:
+    for name, sync, batch, checkpoint, presize in RAW_CASES:
         n = rows if batch == 1 else batch_rows
         figures = raw_commit(
-            tmpdir / f"{name}.db", synchronous=sync, rows=n, batch=batch, autocheckpoint=checkpoint
+            tmpdir / f"{name}.db",
+            synchronous=sync,
+            rows=n,
+            batch=batch,
+            autocheckpoint=checkpoint,
+            presize=presize,
         )
         out.append((name, figures))
     out.append(("raw_engine_1step", engine_floor(tmpdir / "engine_1step.db")))
@@ -116,8 +135,8 @@ def step_floor(path: Path, *, steps: int = 2000) -> dict[str, Any]:
     from durablex.store.base import StepRow
     from durablex.store.sqlite import writes
     from durablex.store.sqlite.committer import Tx
-    from durablex.store.sqlite.connection import connect, migrate
-    from durablex.store.sqlite.store import WAL_AUTOCHECKPOINT_PAGES
+    from durablex.store.sqlite.connection import connect, migrate, presize_wal
+    from durablex.store.sqlite.store import WAL_AUTOCHECKPOINT_PAGES, WAL_PRESIZE_PAGES
 
     async def body(i: int) -> dict[str, int]:
         return {"i": i}
@@ -126,6 +145,7 @@ def step_floor(path: Path, *, steps: int = 2000) -> dict[str, Any]:
     try:
         migrate(conn, path)
         conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+        presize_wal(conn, path, WAL_PRESIZE_PAGES)
         conn.execute("BEGIN IMMEDIATE")
         tx = Tx(conn, time.time_ns() // 1000)
         run_id = writes.insert_run(tx, app="bench", workflow="seq", input=None, event_id="e")[0]
@@ -185,13 +205,14 @@ def engine_floor(path: Path, *, runs: int = 300) -> dict[str, Any]:
     from durablex.store.base import HandOff, StepRow, WorkflowRegistration
     from durablex.store.sqlite import writes
     from durablex.store.sqlite.committer import Tx
-    from durablex.store.sqlite.connection import connect, migrate
-    from durablex.store.sqlite.store import WAL_AUTOCHECKPOINT_PAGES
+    from durablex.store.sqlite.connection import connect, migrate, presize_wal
+    from durablex.store.sqlite.store import WAL_AUTOCHECKPOINT_PAGES, WAL_PRESIZE_PAGES
 
     conn = connect(path, durability="full")
     try:
         migrate(conn, path)
         conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+        presize_wal(conn, path, WAL_PRESIZE_PAGES)
 
         def tx(fn: Any, *args: Any) -> tuple[Any, float]:
             t = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import time
 from collections.abc import Callable
@@ -14,6 +15,8 @@ from durablex.store.base import StoreError
 # "DXLX": marks a file as a Durablex database, so a foreign SQLite file is refused, not altered.
 APPLICATION_ID = 0x44584C58
 DURABILITY_MODES = ("full", "process")
+# presize_wal leaves a disk alone unless it has this many times the WAL's size free
+PRESIZE_ROOM_FACTOR = 16
 
 
 def _migrations() -> list[tuple[int, str]]:
@@ -154,3 +157,40 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
 def _statements(script: str) -> list[str]:
     lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
     return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
+
+
+def presize_wal(conn: sqlite3.Connection, path: Path, pages: int) -> bool:
+    """Grow a short WAL file to about ``pages`` frames without storing anything; True if it grew.
+
+    An fsync'd commit that extends the WAL file costs the file system a journal commit for the
+    new size as well; one that rewrites frames the file already has costs only its data. SQLite
+    rewrites its WAL from the start after each complete checkpoint and keeps the file's size,
+    but a new or reopened database starts with an empty WAL, and its first commits grow it.
+    Here a transaction larger than a tiny page cache spills its pages into the WAL as frames
+    and is then rolled back: the file keeps its size and the frames are never part of a commit
+    (SQLite's frame checksums and salts make recovery stop before them).
+    """
+    if str(path) == ":memory:":
+        return False
+    wal = Path(f"{path}-wal")
+    size = pages * int(conn.execute("PRAGMA page_size").fetchone()[0])
+    if wal.exists() and wal.stat().st_size >= size:
+        return False
+    if shutil.disk_usage(wal.parent).free < PRESIZE_ROOM_FACTOR * size:
+        return False  # a disk nearly full keeps its room for commits
+    cache_size = int(conn.execute("PRAGMA cache_size").fetchone()[0])
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:
+        return False  # another connection is writing: its commits size the WAL anyway
+    try:
+        conn.execute("PRAGMA cache_size = 4")
+        conn.execute("CREATE TABLE durablex_wal_presize (filler BLOB)")
+        conn.execute("INSERT INTO durablex_wal_presize VALUES (zeroblob(?))", (size,))
+    except sqlite3.Error:
+        return False  # no room for it (a full disk): the commits grow the WAL as they need
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        conn.execute(f"PRAGMA cache_size = {cache_size}")
+    return True
