@@ -231,6 +231,10 @@ class Chaos:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.rng = random.Random(config.seed)
+        # Kill times and victims from a generator of their own: drawn from ``rng`` they would
+        # depend on how many runs the load started between two kills (a timing matter), and a
+        # short run could see 2 kills as well as 11.
+        self.kill_rng = random.Random(f"{config.seed}-kills")
         self.root = config.root
         self.root.mkdir(parents=True, exist_ok=True)
         self.effects_path = self.root / "effects.log"
@@ -353,7 +357,7 @@ class Chaos:
             time.sleep(0.05)
         self.client = durablex.Client(self.url)
         load_until = time.monotonic() + cfg.seconds
-        next_kill = time.monotonic() + self.rng.expovariate(1 / cfg.kill_every)
+        next_kill = time.monotonic() + self.kill_rng.expovariate(1 / cfg.kill_every)
         unfinished: set[str] = set()
         next_status = 0.0
         while time.monotonic() < load_until:
@@ -366,10 +370,10 @@ class Chaos:
             self._watch_waiters()
             self._send_due()
             if now >= next_kill:
-                victim = self.rng.choice(self.procs)
+                victim = self.kill_rng.choice(self.procs)
                 self.kill(victim)
                 self.spawn()
-                next_kill = now + self.rng.expovariate(1 / cfg.kill_every)
+                next_kill = now + self.kill_rng.expovariate(1 / cfg.kill_every)
             time.sleep(TICK)
         self.log("load ended; draining")
         drain_until = time.monotonic() + cfg.drain_timeout
