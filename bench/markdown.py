@@ -2,8 +2,10 @@
 
 ``python -m bench.markdown FILE`` prints the raw rates of the run, then one row per measured
 workload (Durablex, then DBOS where the run had ``--vs dbos``), with the ratios to the raw rates
-and to DBOS, rounded as in the document. For a before/after file (objects with ``ver`` = base or
-head, ``round`` and the worker's ``line``), it prints the comparison table instead.
+(``raw_commit``; ``raw_commit_store_wal``, the same with the store's WAL set-up, in runs since
+2026-11-30's eighth session) and to DBOS, rounded as in the document. For a before/after file
+(objects with ``ver`` = base or head, ``round`` and the worker's ``line``), it prints the
+comparison table instead.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from typing import Any
 
 HEAD = (
     "| workload | params | system | wall_s | steps/s | runs/s | p50 ms | p99 ms | peak RSS MB "
-    "| x raw (start of run) | x adjacent raw (adjacent raw/s) | vs DBOS |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| x raw (start of run) | x store-WAL raw | x adjacent raw (adjacent raw/s) | vs DBOS |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -130,6 +132,7 @@ def rows(lines: list[dict[str, Any]]) -> str:
                     num(line.get("p99_ms")),
                     num(line.get("peak_rss_mb")),
                     num(line.get("ratio_to_raw")),
+                    num(line.get("ratio_to_raw_store_wal")),
                     adjacent_text,
                     vs,
                 ]
