@@ -19,6 +19,8 @@ done
 cd /work/main
 $PY -m bench seq latency fanout --repeat 2 --out $R/targets-seq-latency-fanout.jsonl
 $PY -m bench event --R 10000 --runners 2 --runner-procs --repeat 2 --out $R/targets-event.jsonl
+# the seq floor against the store-WAL raw loop, three more invocations
+for i in 1 2 3; do $PY -m bench seq --out $R/seq-floors.jsonl; done
 # Then eight more rounds of seq alone (seq-more.jsonl), and four more of event (event-more.txt).
 for round in 1 2 3 4 5 6 7 8; do
   for v in base head; do
