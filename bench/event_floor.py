@@ -34,8 +34,7 @@ def event_floor(path: Path, *, runs: int, batch: int) -> dict[str, Any]:
     from durablex.store.base import NewEvent, StepRow, WaiterWrite, WorkflowRegistration
     from durablex.store.sqlite import reads, writes
     from durablex.store.sqlite.committer import MANY_SEGMENT_MAX, BoundWrite, Tx, _run_segment
-    from durablex.store.sqlite.connection import connect, migrate
-    from durablex.store.sqlite.store import WAL_AUTOCHECKPOINT_PAGES
+    from durablex.store.sqlite.connection import connect, migrate, set_up_wal
 
     conn = connect(path, durability="full")
 
@@ -81,7 +80,7 @@ def event_floor(path: Path, *, runs: int, batch: int) -> dict[str, Any]:
 
     try:
         migrate(conn, path)
-        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+        set_up_wal(conn, path, "full")
         reg = [WorkflowRegistration(app=APP, name=WORKFLOW, triggers=())]
         tx(writes.register_runner, "r", "host", 1, [APP], reg)
         for start in range(0, runs, batch):

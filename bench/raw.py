@@ -12,6 +12,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from durablex.store.sqlite.connection import (
+    WAL_AUTOCHECKPOINT_PAGES,
+    WAL_PRESIZE_PAGES,
+    presize_wal,
+)
+
 PAYLOAD = b'{"i": 123456, "pad": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}'
 
 
@@ -52,8 +58,6 @@ def raw_commit(
     ``autocheckpoint`` sets ``PRAGMA wal_autocheckpoint`` (SQLite's default is 1000 pages);
     ``presize`` grows the WAL to that many pages first, as Durablex's store does when it opens
     a database (``durablex.store.sqlite.connection.presize_wal``)."""
-    from durablex.store.sqlite.connection import presize_wal
-
     if path.exists():
         path.unlink()
     conn = sqlite3.connect(str(path), isolation_level=None)
@@ -93,10 +97,10 @@ RAW_CASES: tuple[tuple[str, str, int, int | None, int | None], ...] = (
     ("raw_batch", "FULL", 100, None, None),
     ("raw_commit_normal", "NORMAL", 1, None, None),
     ("raw_batch_normal", "NORMAL", 100, None, None),
-    # the WAL checkpoint setting of Durablex's SQLite store (durablex.store.sqlite.store)
+    # the WAL checkpoint setting of Durablex's SQLite store (durablex.store.sqlite.connection)
     ("raw_commit_ckpt256", "FULL", 1, 256, None),
     # and its WAL grown to its full size before the first commit, as the store opens a file
-    ("raw_commit_store_wal", "FULL", 1, 256, 1024),
+    ("raw_commit_store_wal", "FULL", 1, WAL_AUTOCHECKPOINT_PAGES, WAL_PRESIZE_PAGES),
 )
 
 
@@ -135,8 +139,7 @@ def step_floor(path: Path, *, steps: int = 2000) -> dict[str, Any]:
     from durablex.store.base import StepRow
     from durablex.store.sqlite import writes
     from durablex.store.sqlite.committer import Tx
-    from durablex.store.sqlite.connection import connect, migrate, presize_wal
-    from durablex.store.sqlite.store import WAL_AUTOCHECKPOINT_PAGES, WAL_PRESIZE_PAGES
+    from durablex.store.sqlite.connection import connect, migrate, set_up_wal
 
     async def body(i: int) -> dict[str, int]:
         return {"i": i}
@@ -144,8 +147,7 @@ def step_floor(path: Path, *, steps: int = 2000) -> dict[str, Any]:
     conn = connect(path, durability="full")
     try:
         migrate(conn, path)
-        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
-        presize_wal(conn, path, WAL_PRESIZE_PAGES)
+        set_up_wal(conn, path, "full")
         conn.execute("BEGIN IMMEDIATE")
         tx = Tx(conn, time.time_ns() // 1000)
         run_id = writes.insert_run(tx, app="bench", workflow="seq", input=None, event_id="e")[0]
@@ -205,14 +207,12 @@ def engine_floor(path: Path, *, runs: int = 300) -> dict[str, Any]:
     from durablex.store.base import HandOff, StepRow, WorkflowRegistration
     from durablex.store.sqlite import writes
     from durablex.store.sqlite.committer import Tx
-    from durablex.store.sqlite.connection import connect, migrate, presize_wal
-    from durablex.store.sqlite.store import WAL_AUTOCHECKPOINT_PAGES, WAL_PRESIZE_PAGES
+    from durablex.store.sqlite.connection import connect, migrate, set_up_wal
 
     conn = connect(path, durability="full")
     try:
         migrate(conn, path)
-        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
-        presize_wal(conn, path, WAL_PRESIZE_PAGES)
+        set_up_wal(conn, path, "full")
 
         def tx(fn: Any, *args: Any) -> tuple[Any, float]:
             t = time.perf_counter()

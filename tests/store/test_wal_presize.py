@@ -14,12 +14,14 @@ from pathlib import Path
 import pytest
 
 from durablex.store.sqlite import connection
-from durablex.store.sqlite.connection import connect, migrate, presize_wal
-from durablex.store.sqlite.store import (
+from durablex.store.sqlite.connection import (
     WAL_AUTOCHECKPOINT_PAGES,
     WAL_PRESIZE_PAGES,
-    SqliteStore,
+    connect,
+    migrate,
+    presize_wal,
 )
+from durablex.store.sqlite.store import SqliteStore
 
 
 def wal_size(path: Path) -> int:

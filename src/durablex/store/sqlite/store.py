@@ -30,21 +30,12 @@ from durablex.store.notify import EndWatch, Listener, Notices, hub_for
 from durablex.store.rows import claimed_run
 from durablex.store.sqlite import reads, writes
 from durablex.store.sqlite.committer import BoundWrite, GroupCommitter
-from durablex.store.sqlite.connection import check_durability, connect, migrate, presize_wal
+from durablex.store.sqlite.connection import check_durability, connect, migrate, set_up_wal
 from durablex.store.sqlite.wakeups import Wakeups
 
 T = TypeVar("T")
 
 POLL_INTERVAL = 0.01
-# A short WAL is rewritten in place instead of grown: an fsync that does not extend the file is
-# cheaper. Measured (docs/design.md): sequential steps 0.72 -> 0.86 x the raw commit rate,
-# fanout 24k -> 23k steps/s, against SQLite's default of 1000 pages.
-WAL_AUTOCHECKPOINT_PAGES = 256
-# A new or reopened database's WAL is grown to this many pages at once, before its first commit
-# (connection.presize_wal): the fsync'd commits before the first checkpoint would each extend
-# the file. Measured (docs/performance.md, "A WAL of its full size from the start"): seq 1.13x
-# in eight alternating pairs on a new file.
-WAL_PRESIZE_PAGES = 4 * WAL_AUTOCHECKPOINT_PAGES
 # A client's writer (on its own thread) waits this long for the write lock before the
 # committer retries; a runner's writer never waits, as it would block the event loop.
 WRITER_BUSY_TIMEOUT_MS = 20
@@ -147,9 +138,7 @@ class SqliteStore:
             # retries a batch that finds it taken)
             busy_ms = 0 if self.inline else WRITER_BUSY_TIMEOUT_MS
             writer.execute(f"PRAGMA busy_timeout = {busy_ms}")
-            writer.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
-            if self.durability == "full":
-                await asyncio.to_thread(presize_wal, writer, self.path, WAL_PRESIZE_PAGES)
+            await asyncio.to_thread(set_up_wal, writer, self.path, self.durability)
             reader = connect(self.path, durability=self.durability)
         except BaseException:
             writer.close()
