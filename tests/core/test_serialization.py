@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import tracemalloc
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from durablex.core.serialization import (
     DEFAULT_MAX_BYTES,
     decode,
+    dumps,
     encode,
     encode_form,
     json_form,
@@ -300,3 +302,18 @@ def test_to_jsonable_output_round_trips_through_orjson(value: Any) -> None:
 def test_a_bad_leaf_anywhere_is_found(value: Any, bad: object) -> None:
     with pytest.raises(SerializationError):
         to_jsonable({"wrapper": [value, bad]})
+
+
+@pytest.mark.parametrize("value", [{"i": 1}, "x" * 5000, list(range(3000))])
+def test_encoded_values_own_only_their_length(value: Any) -> None:
+    """The bytes kept for a step's input or output take their own length, not the encoder's
+    write buffer (orjson 3.12 and later return at least 4 KB behind any value)."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [dumps(value) for _ in range(100)] + [encode(value) for _ in range(100)]
+        per_value = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    finally:
+        tracemalloc.stop()
+    assert kept[0] == kept[-1] == orjson.dumps(value)
+    assert per_value < len(kept[0]) + 100, f"{per_value:.0f} bytes for {len(kept[0])} of JSON"

@@ -28,7 +28,7 @@ from durablex.app import WorkflowSpec
 from durablex.core.clock import Clock, SystemClock
 from durablex.core.ids import new_id
 from durablex.core.retry import backoff_ms
-from durablex.core.serialization import encode, encode_form
+from durablex.core.serialization import dumps, encode, encode_form
 from durablex.errors import (
     AmbiguousWorkflowError,
     NonRetriableError,
@@ -693,7 +693,7 @@ class RunPass:
                     kind=kind,
                     status="sleeping" if due else "completed",
                     attempts=1,
-                    input=orjson.dumps(recorded),
+                    input=dumps(recorded),
                     after=after,
                     started_at_us=now,
                     ended_at_us=None if due else now,
@@ -736,7 +736,7 @@ class RunPass:
                     kind="wait_for_event",
                     status="waiting",
                     attempts=1,
-                    input=orjson.dumps(recorded),
+                    input=dumps(recorded),
                     after=after,
                     started_at_us=now,
                     wake_at_us=expires,
@@ -784,7 +784,7 @@ class RunPass:
                         kind="run_workflow",
                         status="failed",
                         attempts=1,
-                        input=orjson.dumps(
+                        input=dumps(
                             {"name": name, "app": app, "runner": runner, "data": data_value}
                         ),
                         error=error_dict(missing, with_traceback=False),
@@ -803,7 +803,7 @@ class RunPass:
                     kind="run_workflow",
                     status="waiting",
                     attempts=1,
-                    input=orjson.dumps(
+                    input=dumps(
                         {"name": workflow, "app": target_app, "runner": runner, "data": data_value}
                     ),
                     after=after,
@@ -839,8 +839,8 @@ class RunPass:
                     kind="emit",
                     status="completed",
                     attempts=1,
-                    input=orjson.dumps({"name": name, "app": app, "data": data_value}),
-                    output=orjson.dumps(event_id),
+                    input=dumps({"name": name, "app": app, "data": data_value}),
+                    output=dumps(event_id),
                     after=after,
                     started_at_us=now,
                     ended_at_us=now,
