@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -11,7 +14,7 @@ from durablex.core.ids import new_id
 from durablex.store.base import NewEvent, RunFilter, Store
 from durablex.store.url import open_store
 
-from .helpers import APP, claim_one, register, started
+from .helpers import APP, claim_one, register, started, step
 
 
 async def test_registry_lists_apps_workflows_and_runners(store: Store) -> None:
@@ -130,3 +133,103 @@ async def test_a_waiters_change_mark_moves_when_a_run_ends_not_when_one_starts(
         assert client.change_mark() != mark
     finally:
         await client.close()
+
+
+class _CommitBetweenReads:
+    """A connection that lets another connection commit ``interfere`` just before the second
+    SELECT it runs, i.e. between the statements of one read."""
+
+    def __init__(self, conn: Any, interfere: Callable[[], Awaitable[None]] | Callable[[], None]):
+        self._conn = conn
+        self._interfere = interfere
+        self._selects = 0
+
+    def _before(self, sql: str) -> Any:
+        if sql.lstrip().upper().startswith("SELECT"):
+            self._selects += 1
+            if self._selects == 2:
+                return self._interfere()
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+class _SqliteCommitBetweenReads(_CommitBetweenReads):
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        self._before(sql)
+        return self._conn.execute(sql, params)
+
+
+class _PgCommitBetweenReads(_CommitBetweenReads):
+    async def execute(self, sql: str, params: Any = ()) -> Any:
+        pending = self._before(sql)
+        if pending is not None:
+            await pending
+        return await self._conn.execute(sql, params)
+
+
+# the pass's commit that lands mid-read: the run ends with a second step
+_END_WITH_STEP = (
+    "UPDATE runs SET status = 'completed' WHERE id = {m}",
+    "INSERT INTO steps (run_id, step_id, seq, kind, status, attempts)"
+    " VALUES ({m}, 'b', 2, 'run', 'completed', 1)",
+)
+
+
+async def test_a_run_and_its_steps_are_read_from_one_commit(
+    store: Store, url: str, backend: str
+) -> None:
+    """``get_run`` reads the run's row, its attempts and its steps in one snapshot: a commit
+    that lands between those statements is seen whole or not at all, never as the run's old
+    row with the steps of the commit after it."""
+    await register(store, ("wf", ()))
+    run_id = await started(store)
+    held = await claim_one(store)
+    await store.record_step(run_id, held.fence, step("a", 1, output=1))
+
+    if backend == "sqlite":
+        from durablex.store.sqlite import reads as sqlite_reads
+
+        path = url.removeprefix("sqlite:///")
+        writer = sqlite3.connect(path, isolation_level=None)
+        reader = sqlite3.connect(path, isolation_level=None)
+
+        def end_with_step() -> None:
+            writer.execute("BEGIN IMMEDIATE")
+            for sql in _END_WITH_STEP:
+                writer.execute(sql.format(m="?"), (run_id,))
+            writer.execute("COMMIT")
+
+        try:
+            run = sqlite_reads.get_run(
+                _SqliteCommitBetweenReads(reader, end_with_step), run_id, True
+            )
+        finally:
+            writer.close()
+            reader.close()
+    else:
+        from durablex.store.postgres import reads as pg_reads
+        from durablex.store.postgres.connection import connect, parse_url
+
+        config = parse_url(url, "full")
+        pg_writer, pg_reader = await connect(config), await connect(config)
+
+        async def end_with_step_pg() -> None:
+            async with pg_writer.transaction():
+                for sql in _END_WITH_STEP:
+                    await pg_writer.execute(sql.format(m="%s"), (run_id,))
+
+        try:
+            run = await pg_reads.get_run(
+                _PgCommitBetweenReads(pg_reader, end_with_step_pg), run_id, True
+            )
+        finally:
+            await pg_writer.close()
+            await pg_reader.close()
+
+    assert run is not None
+    assert (run.status, [s.id for s in run.steps]) == ("running", ["a"])
+    after = await store.get_run(run_id)
+    assert after is not None
+    assert (after.status, [s.id for s in after.steps]) == ("completed", ["a", "b"])

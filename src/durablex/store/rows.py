@@ -11,11 +11,66 @@ import orjson
 
 from durablex.core.times import us_to_datetime
 from durablex.errors import AmbiguousWorkflowError, WorkflowNotFoundError
-from durablex.records import INVOKED_EVENT, Attempt, Event, Run, Step
+from durablex.records import (
+    INVOKED_EVENT,
+    AppInfo,
+    Attempt,
+    Event,
+    Run,
+    RunnerInfo,
+    Step,
+    WorkflowInfo,
+)
 from durablex.store.base import ClaimedRun, HandOff, RunFilter, StepRow, StoreError
 
 RUNNER_DEAD_AFTER_US = 30_000_000
 LIVE_RUNNERS_SQL = "SELECT apps FROM runners WHERE stopped_at IS NULL AND heartbeat_at > ?"
+
+
+# The three reads of an app listing, made in one snapshot by each store (list_apps).
+APP_COUNTS_SQL = "SELECT app, workflow, status, count(*) FROM runs GROUP BY app, workflow, status"
+APP_WORKFLOWS_SQL = "SELECT app, name, triggers FROM workflows ORDER BY app, name"
+APP_RUNNERS_SQL = (
+    "SELECT name, apps, host, pid, started_at, heartbeat_at, stopped_at FROM runners ORDER BY name"
+)
+
+
+def app_infos(
+    count_rows: Iterable[Sequence[Any]],
+    workflow_rows: Iterable[Sequence[Any]],
+    runner_rows: Iterable[Sequence[Any]],
+    now_us: int,
+) -> list[AppInfo]:
+    """The apps, with their workflows' run counts and their runners, from the rows of
+    ``APP_COUNTS_SQL``, ``APP_WORKFLOWS_SQL`` and ``APP_RUNNERS_SQL``."""
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for app, workflow, status, n in count_rows:
+        counts.setdefault((app, workflow), {})[status] = n
+    workflows: dict[str, list[WorkflowInfo]] = {}
+    for app, name, triggers in workflow_rows:
+        workflows.setdefault(app, []).append(
+            WorkflowInfo(
+                app=app, name=name, triggers=load(triggers), counts=counts.get((app, name), {})
+            )
+        )
+    runners: dict[str, list[RunnerInfo]] = {}
+    for name, apps, host, pid, started, heartbeat, stopped in runner_rows:
+        info = RunnerInfo(
+            name=name,
+            apps=load(apps),
+            host=host,
+            pid=pid,
+            started_at=us_to_datetime(started),
+            heartbeat_at=us_to_datetime(heartbeat),
+            stopped_at=dt(stopped),
+            alive=stopped is None and now_us - heartbeat < RUNNER_DEAD_AFTER_US,
+        )
+        for app in info.apps:
+            runners.setdefault(app, []).append(info)
+    names = sorted(set(workflows) | set(runners))
+    return [
+        AppInfo(name=n, workflows=workflows.get(n, []), runners=runners.get(n, [])) for n in names
+    ]
 
 
 def count_serving(rows: Iterable[Sequence[Any]], apps: Sequence[str]) -> int:

@@ -7,13 +7,18 @@ records from identical rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
-from durablex.core.times import us_to_datetime
-from durablex.records import AppInfo, Event, Run, RunnerInfo, WorkflowInfo
+from psycopg.pq import TransactionStatus
+
+from durablex.records import AppInfo, Event, Run
 from durablex.store.base import EventPage, RunFilter, RunPage, StepRow
 from durablex.store.rows import (
+    APP_COUNTS_SQL,
+    APP_RUNNERS_SQL,
+    APP_WORKFLOWS_SQL,
     EVENT_COLUMNS,
     HELD_SQL,
     LIVE_RUNNERS_SQL,
@@ -21,12 +26,11 @@ from durablex.store.rows import (
     RUN_FROM,
     RUNNER_DEAD_AFTER_US,
     STEP_COLUMNS,
+    app_infos,
     count_serving,
     decode_cursor,
-    dt,
     encode_cursor,
     event_record,
-    load,
     run_filter_sql,
     run_record,
     step_records,
@@ -56,19 +60,38 @@ async def load_journals(conn: Any, run_ids: Sequence[str]) -> dict[str, list[Ste
     return journals
 
 
+@asynccontextmanager
+async def snapshot(conn: Any) -> AsyncIterator[None]:
+    """One repeatable-read transaction around a read of several statements, so that they all
+    see the same commits: in autocommit mode (and at PostgreSQL's default isolation, read
+    committed) each statement sees the latest, and a run read just before a pass's commit
+    could come with the steps that commit added (a torn read)."""
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        yield
+        return
+    async with conn.transaction():
+        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+_RUN_BY_ID = f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE r.id = %s"
+_ATTEMPTS_OF_RUN = (
+    "SELECT step_id, number, started_at, ended_at, error FROM attempts WHERE run_id = %s"
+    " ORDER BY step_id, number"
+)
+
+
 async def get_run(conn: Any, run_id: str, with_steps: bool) -> Run | None:
-    row = await _one(conn, f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE r.id = %s", (run_id,))
-    if row is None:
-        return None
     if not with_steps:
-        return run_record(row)
-    attempts = await _all(
-        conn,
-        "SELECT step_id, number, started_at, ended_at, error FROM attempts WHERE run_id = %s"
-        " ORDER BY step_id, number",
-        (run_id,),
-    )
-    return run_record(row, step_records((await load_journals(conn, [run_id]))[run_id], attempts))
+        found = await _one(conn, _RUN_BY_ID, (run_id,))
+        return None if found is None else run_record(found)
+    async with snapshot(conn):
+        row = await _one(conn, _RUN_BY_ID, (run_id,))
+        if row is None:
+            return None
+        attempts = await _all(conn, _ATTEMPTS_OF_RUN, (run_id,))
+        journal = (await load_journals(conn, [run_id]))[run_id]
+    return run_record(row, step_records(journal, attempts))
 
 
 async def run_statuses(conn: Any, run_ids: Sequence[str]) -> dict[str, str]:
@@ -142,42 +165,11 @@ async def resumed_by_event(conn: Any, event_id: str) -> list[str]:
 
 
 async def list_apps(conn: Any, now_us: int) -> list[AppInfo]:
-    counts: dict[tuple[str, str], dict[str, int]] = {}
-    for app, workflow, status, n in await _all(
-        conn, "SELECT app, workflow, status, count(*) FROM runs GROUP BY app, workflow, status"
-    ):
-        counts.setdefault((app, workflow), {})[status] = n
-    workflows: dict[str, list[WorkflowInfo]] = {}
-    for app, name, triggers in await _all(
-        conn, "SELECT app, name, triggers FROM workflows ORDER BY app, name"
-    ):
-        workflows.setdefault(app, []).append(
-            WorkflowInfo(
-                app=app, name=name, triggers=load(triggers), counts=counts.get((app, name), {})
-            )
-        )
-    runners: dict[str, list[RunnerInfo]] = {}
-    for name, apps, host, pid, started, heartbeat, stopped in await _all(
-        conn,
-        "SELECT name, apps, host, pid, started_at, heartbeat_at, stopped_at FROM runners"
-        " ORDER BY name",
-    ):
-        info = RunnerInfo(
-            name=name,
-            apps=load(apps),
-            host=host,
-            pid=pid,
-            started_at=us_to_datetime(started),
-            heartbeat_at=us_to_datetime(heartbeat),
-            stopped_at=dt(stopped),
-            alive=stopped is None and now_us - heartbeat < RUNNER_DEAD_AFTER_US,
-        )
-        for app in info.apps:
-            runners.setdefault(app, []).append(info)
-    names = sorted(set(workflows) | set(runners))
-    return [
-        AppInfo(name=n, workflows=workflows.get(n, []), runners=runners.get(n, [])) for n in names
-    ]
+    async with snapshot(conn):
+        counts = await _all(conn, APP_COUNTS_SQL)
+        workflows = await _all(conn, APP_WORKFLOWS_SQL)
+        runners = await _all(conn, APP_RUNNERS_SQL)
+    return app_infos(counts, workflows, runners, now_us)
 
 
 async def next_due_us(conn: Any, apps: Sequence[str], runner: str | None = None) -> int | None:

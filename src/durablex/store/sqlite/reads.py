@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
 
-from durablex.core.times import us_to_datetime
-from durablex.records import AppInfo, Event, Run, RunnerInfo, WorkflowInfo
+from durablex.records import AppInfo, Event, Run
 from durablex.store.base import EventPage, RunFilter, RunPage, StepRow
 from durablex.store.rows import (
+    APP_COUNTS_SQL,
+    APP_RUNNERS_SQL,
+    APP_WORKFLOWS_SQL,
     EVENT_COLUMNS,
     HELD_SQL,
     LIVE_RUNNERS_SQL,
@@ -19,13 +22,12 @@ from durablex.store.rows import (
     RUN_FROM,
     RUNNER_DEAD_AFTER_US,
     STEP_COLUMNS,
+    app_infos,
     choose_workflow,
     count_serving,
     decode_cursor,
-    dt,
     encode_cursor,
     event_record,
-    load,
     run_filter_sql,
     run_record,
     step_records,
@@ -50,18 +52,39 @@ def load_journals(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str,
     return journals
 
 
+@contextmanager
+def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction around a read of several statements, so that they all see the same
+    commits: in autocommit mode each statement would see the latest, and a run read just
+    before a pass's commit could come with the steps that commit added (a torn read)."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")
+
+
+_RUN_BY_ID = f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE r.id = ?"
+_ATTEMPTS_OF_RUN = (
+    "SELECT step_id, number, started_at, ended_at, error FROM attempts WHERE run_id = ?"
+    " ORDER BY step_id, number"
+)
+
+
 def get_run(conn: sqlite3.Connection, run_id: str, with_steps: bool) -> Run | None:
-    row = conn.execute(f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE r.id = ?", (run_id,)).fetchone()
-    if row is None:
-        return None
     if not with_steps:
-        return run_record(row)
-    attempts = conn.execute(
-        "SELECT step_id, number, started_at, ended_at, error FROM attempts WHERE run_id = ?"
-        " ORDER BY step_id, number",
-        (run_id,),
-    ).fetchall()
-    return run_record(row, step_records(load_journals(conn, [run_id])[run_id], attempts))
+        found = conn.execute(_RUN_BY_ID, (run_id,)).fetchone()
+        return None if found is None else run_record(found)
+    with snapshot(conn):
+        row = conn.execute(_RUN_BY_ID, (run_id,)).fetchone()
+        if row is None:
+            return None
+        attempts = conn.execute(_ATTEMPTS_OF_RUN, (run_id,)).fetchall()
+        journal = load_journals(conn, [run_id])[run_id]
+    return run_record(row, step_records(journal, attempts))
 
 
 def run_statuses(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, str]:
@@ -135,41 +158,11 @@ def resumed_by_event(conn: sqlite3.Connection, event_id: str) -> list[str]:
 
 
 def list_apps(conn: sqlite3.Connection, now_us: int) -> list[AppInfo]:
-    counts: dict[tuple[str, str], dict[str, int]] = {}
-    for app, workflow, status, n in conn.execute(
-        "SELECT app, workflow, status, count(*) FROM runs GROUP BY app, workflow, status"
-    ):
-        counts.setdefault((app, workflow), {})[status] = n
-    workflows: dict[str, list[WorkflowInfo]] = {}
-    for app, name, triggers in conn.execute(
-        "SELECT app, name, triggers FROM workflows ORDER BY app, name"
-    ):
-        workflows.setdefault(app, []).append(
-            WorkflowInfo(
-                app=app, name=name, triggers=load(triggers), counts=counts.get((app, name), {})
-            )
-        )
-    runners: dict[str, list[RunnerInfo]] = {}
-    for name, apps, host, pid, started, heartbeat, stopped in conn.execute(
-        "SELECT name, apps, host, pid, started_at, heartbeat_at, stopped_at FROM runners"
-        " ORDER BY name"
-    ):
-        info = RunnerInfo(
-            name=name,
-            apps=load(apps),
-            host=host,
-            pid=pid,
-            started_at=us_to_datetime(started),
-            heartbeat_at=us_to_datetime(heartbeat),
-            stopped_at=dt(stopped),
-            alive=stopped is None and now_us - heartbeat < RUNNER_DEAD_AFTER_US,
-        )
-        for app in info.apps:
-            runners.setdefault(app, []).append(info)
-    names = sorted(set(workflows) | set(runners))
-    return [
-        AppInfo(name=n, workflows=workflows.get(n, []), runners=runners.get(n, [])) for n in names
-    ]
+    with snapshot(conn):
+        counts = conn.execute(APP_COUNTS_SQL).fetchall()
+        workflows = conn.execute(APP_WORKFLOWS_SQL).fetchall()
+        runners = conn.execute(APP_RUNNERS_SQL).fetchall()
+    return app_infos(counts, workflows, runners, now_us)
 
 
 def live_runners(conn: sqlite3.Connection, apps: Sequence[str], now_us: int) -> int:
