@@ -85,6 +85,11 @@ RUN_COLUMNS = (
     " r.runner_pin, r.due_at, e.name"
 )
 RUN_FROM = "runs r LEFT JOIN events e ON e.id = r.event_id"
+RUN_BY_ID_SQL = f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE r.id = ?"
+ATTEMPTS_OF_RUN_SQL = (
+    "SELECT step_id, number, started_at, ended_at, error FROM attempts WHERE run_id = ?"
+    " ORDER BY step_id, number"
+)
 
 
 def load(data: bytes | None) -> Any:

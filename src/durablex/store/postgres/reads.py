@@ -11,17 +11,17 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from psycopg.pq import TransactionStatus
-
 from durablex.records import AppInfo, Event, Run
 from durablex.store.base import EventPage, RunFilter, RunPage, StepRow
 from durablex.store.rows import (
     APP_COUNTS_SQL,
     APP_RUNNERS_SQL,
     APP_WORKFLOWS_SQL,
+    ATTEMPTS_OF_RUN_SQL,
     EVENT_COLUMNS,
     HELD_SQL,
     LIVE_RUNNERS_SQL,
+    RUN_BY_ID_SQL,
     RUN_COLUMNS,
     RUN_FROM,
     RUNNER_DEAD_AFTER_US,
@@ -66,19 +66,13 @@ async def snapshot(conn: Any) -> AsyncIterator[None]:
     see the same commits: in autocommit mode (and at PostgreSQL's default isolation, read
     committed) each statement sees the latest, and a run read just before a pass's commit
     could come with the steps that commit added (a torn read)."""
-    if conn.info.transaction_status != TransactionStatus.IDLE:
-        yield
-        return
     async with conn.transaction():
         await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         yield
 
 
-_RUN_BY_ID = f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE r.id = %s"
-_ATTEMPTS_OF_RUN = (
-    "SELECT step_id, number, started_at, ended_at, error FROM attempts WHERE run_id = %s"
-    " ORDER BY step_id, number"
-)
+_RUN_BY_ID = RUN_BY_ID_SQL.replace("?", "%s")
+_ATTEMPTS_OF_RUN = ATTEMPTS_OF_RUN_SQL.replace("?", "%s")
 
 
 async def get_run(conn: Any, run_id: str, with_steps: bool) -> Run | None:

@@ -15,9 +15,11 @@ from durablex.store.rows import (
     APP_COUNTS_SQL,
     APP_RUNNERS_SQL,
     APP_WORKFLOWS_SQL,
+    ATTEMPTS_OF_RUN_SQL,
     EVENT_COLUMNS,
     HELD_SQL,
     LIVE_RUNNERS_SQL,
+    RUN_BY_ID_SQL,
     RUN_COLUMNS,
     RUN_FROM,
     RUNNER_DEAD_AFTER_US,
@@ -57,9 +59,6 @@ def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
     """One read transaction around a read of several statements, so that they all see the same
     commits: in autocommit mode each statement would see the latest, and a run read just
     before a pass's commit could come with the steps that commit added (a torn read)."""
-    if conn.in_transaction:
-        yield
-        return
     conn.execute("BEGIN")
     try:
         yield
@@ -67,22 +66,15 @@ def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("COMMIT")
 
 
-_RUN_BY_ID = f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE r.id = ?"
-_ATTEMPTS_OF_RUN = (
-    "SELECT step_id, number, started_at, ended_at, error FROM attempts WHERE run_id = ?"
-    " ORDER BY step_id, number"
-)
-
-
 def get_run(conn: sqlite3.Connection, run_id: str, with_steps: bool) -> Run | None:
     if not with_steps:
-        found = conn.execute(_RUN_BY_ID, (run_id,)).fetchone()
+        found = conn.execute(RUN_BY_ID_SQL, (run_id,)).fetchone()
         return None if found is None else run_record(found)
     with snapshot(conn):
-        row = conn.execute(_RUN_BY_ID, (run_id,)).fetchone()
+        row = conn.execute(RUN_BY_ID_SQL, (run_id,)).fetchone()
         if row is None:
             return None
-        attempts = conn.execute(_ATTEMPTS_OF_RUN, (run_id,)).fetchall()
+        attempts = conn.execute(ATTEMPTS_OF_RUN_SQL, (run_id,)).fetchall()
         journal = load_journals(conn, [run_id])[run_id]
     return run_record(row, step_records(journal, attempts))
 
