@@ -136,36 +136,42 @@ async def test_a_waiters_change_mark_moves_when_a_run_ends_not_when_one_starts(
 
 
 class _CommitBetweenReads:
-    """A connection that lets another connection commit ``interfere`` just before the second
-    SELECT it runs, i.e. between the statements of one read."""
+    """A connection that lets another connection commit just before the second SELECT it
+    runs, i.e. between the statements of one read."""
 
-    def __init__(self, conn: Any, interfere: Callable[[], Awaitable[None]] | Callable[[], None]):
+    def __init__(self, conn: Any) -> None:
         self._conn = conn
-        self._interfere = interfere
         self._selects = 0
 
-    def _before(self, sql: str) -> Any:
-        if sql.lstrip().upper().startswith("SELECT"):
-            self._selects += 1
-            if self._selects == 2:
-                return self._interfere()
-        return None
+    def _commit_now(self, sql: str) -> bool:
+        if not sql.lstrip().upper().startswith("SELECT"):
+            return False
+        self._selects += 1
+        return self._selects == 2
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._conn, name)
 
 
 class _SqliteCommitBetweenReads(_CommitBetweenReads):
+    def __init__(self, conn: Any, commit: Callable[[], None]) -> None:
+        super().__init__(conn)
+        self._commit = commit
+
     def execute(self, sql: str, params: Any = ()) -> Any:
-        self._before(sql)
+        if self._commit_now(sql):
+            self._commit()
         return self._conn.execute(sql, params)
 
 
 class _PgCommitBetweenReads(_CommitBetweenReads):
+    def __init__(self, conn: Any, commit: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(conn)
+        self._commit = commit
+
     async def execute(self, sql: str, params: Any = ()) -> Any:
-        pending = self._before(sql)
-        if pending is not None:
-            await pending
+        if self._commit_now(sql):
+            await self._commit()
         return await self._conn.execute(sql, params)
 
 
