@@ -47,8 +47,8 @@ def main() -> None:
         lines = fh.read().splitlines()
     for line in lines:
         stack, _, count = line.rstrip("\n").rpartition(" ")
-        if not stack:
-            continue
+        if not stack or not count.isdigit():
+            continue  # a sample whose frame text held a line break: py-spy split it in two
         c = int(count)
         frames = [
             short(f)
