@@ -30,19 +30,35 @@ from bench.raw import engine_tx, remove_database
 APP, WORKFLOW, EVENT = "bench", "event", "bench.go"
 
 
-def event_floor(path: Path, *, runs: int, batch: int) -> dict[str, Any]:
-    from durablex.store.base import NewEvent, StepRow, WaiterWrite, WorkflowRegistration
-    from durablex.store.sqlite import reads, writes
-    from durablex.store.sqlite.committer import MANY_SEGMENT_MAX, BoundWrite, Tx, _run_segment
-    from durablex.store.sqlite.connection import connect, migrate, set_up_wal
+def after_step(now_us: int) -> Any:
+    """The step a resumed run of the workload records after its wait, before it ends."""
+    from durablex.store.base import StepRow
 
-    conn = connect(path, durability="full")
+    return StepRow(
+        step_id="after",
+        seq=2,
+        kind="run",
+        status="completed",
+        attempts=1,
+        output=b'{"i":0}',
+        after=["wait"],
+        started_at_us=now_us,
+        ended_at_us=now_us,
+    )
 
-    def tx(fn: Any, *args: Any, fsync: bool = True) -> Any:
-        return engine_tx(conn, fn, *args, fsync=fsync)
 
-    def claim(t: Tx, limit: int) -> list[tuple[Any, ...]]:
-        return writes.claim(t, "r", [APP], limit, 30_000_000)
+def claim(t: Any, limit: int) -> list[tuple[Any, ...]]:
+    from durablex.store.sqlite import writes
+
+    return writes.claim(t, "r", [APP], limit, 30_000_000)
+
+
+def park_runs(conn: Any, runs: int, batch: int) -> None:
+    """The set-up, untimed: ``runs`` runs started, claimed, their wait step recorded with its
+    waiter, parked, ``batch`` at a time, on a store file with its runner registered."""
+    from durablex.store.base import StepRow, WaiterWrite, WorkflowRegistration
+    from durablex.store.sqlite import writes
+    from durablex.store.sqlite.committer import Tx
 
     def start_some(t: Tx, n: int) -> None:
         for _ in range(n):
@@ -54,21 +70,28 @@ def event_floor(path: Path, *, runs: int, batch: int) -> dict[str, Any]:
             writes.record_step(t, row[0], row[3], wait, None, WaiterWrite(EVENT, None))
             writes.park_run(t, row[0], row[3], "waiting", None)
 
+    reg = [WorkflowRegistration(app=APP, name=WORKFLOW, triggers=())]
+    engine_tx(conn, writes.register_runner, "r", "host", 1, [APP], reg)
+    for start in range(0, runs, batch):
+        engine_tx(conn, start_some, min(batch, runs - start))
+        engine_tx(conn, park_all, engine_tx(conn, claim, batch, fsync=False))
+
+
+def event_floor(path: Path, *, runs: int, batch: int) -> dict[str, Any]:
+    from durablex.store.base import NewEvent
+    from durablex.store.sqlite import reads, writes
+    from durablex.store.sqlite.committer import MANY_SEGMENT_MAX, BoundWrite, Tx, _run_segment
+    from durablex.store.sqlite.connection import connect, migrate, set_up_wal
+
+    conn = connect(path, durability="full")
+
+    def tx(fn: Any, *args: Any, fsync: bool = True) -> Any:
+        return engine_tx(conn, fn, *args, fsync=fsync)
+
     def resume_all(t: Tx, claimed: list[tuple[Any, ...]]) -> None:
-        now = time.time_ns() // 1000
+        after = after_step(time.time_ns() // 1000)
         batch: list[BoundWrite] = []
         for row in claimed:
-            after = StepRow(
-                step_id="after",
-                seq=2,
-                kind="run",
-                status="completed",
-                attempts=1,
-                output=b'{"i":0}',
-                after=["wait"],
-                started_at_us=now,
-                ended_at_us=now,
-            )
             batch.append(BoundWrite(writes.record_step, (row[0], row[3], after, None, None)))
             # as a pass does, that knows the run has no step left unfinished
             end = (row[0], row[3], b'{"go":1}', ["after"], False)
@@ -81,11 +104,7 @@ def event_floor(path: Path, *, runs: int, batch: int) -> dict[str, Any]:
     try:
         migrate(conn, path)
         set_up_wal(conn, path, "full")
-        reg = [WorkflowRegistration(app=APP, name=WORKFLOW, triggers=())]
-        tx(writes.register_runner, "r", "host", 1, [APP], reg)
-        for start in range(0, runs, batch):
-            tx(start_some, min(batch, runs - start))
-            tx(park_all, tx(claim, batch, fsync=False))
+        park_runs(conn, runs, batch)
         t0 = time.perf_counter()
         result = tx(writes.accept_event, NewEvent("e1", EVENT, b'{"go":1}', None))
         t_sent = time.perf_counter()

@@ -2,8 +2,9 @@
 
     python bench/results/2026-11-30-set-sends/statements.py [--R 10000] [--rounds 3]
 
-Set-up as ``bench.event_floor``: R runs started, claimed, their wait recorded with its waiter,
-parked. Then, each in a transaction that is rolled back (so every variant sees the same file):
+Set-up by ``bench.event_floor.park_runs``: R runs started, claimed, their wait recorded with
+its waiter, parked. Then, each in a transaction that is rolled back (so every variant sees the
+same file):
 
 * the send's writes, as ``_resolve_waiters`` made them before the tenth session (one statement
   per waiter through ``executemany``) and as it makes them since (one statement for all of
@@ -25,15 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from bench.event_floor import EVENT, after_step, claim, park_runs
 from bench.raw import engine_tx
 
-from durablex.store.base import NewEvent, StepRow, WaiterWrite, WorkflowRegistration
+from durablex.store.base import NewEvent
 from durablex.store.rows import NOT_TERMINAL_SQL, step_params
 from durablex.store.sqlite import writes
-from durablex.store.sqlite.committer import Tx
 from durablex.store.sqlite.connection import connect, migrate, set_up_wal
 
-APP, WORKFLOW, EVENT = "bench", "event", "bench.go"
 DATA = b'{"go":1}'
 
 WAKE_ONE = (
@@ -59,25 +59,7 @@ def parked_store(path: Path, runs: int) -> sqlite3.Connection:
     conn = connect(path, durability="full")
     migrate(conn, path)
     set_up_wal(conn, path, "full")
-
-    def start(t: Tx, n: int) -> None:
-        for _ in range(n):
-            writes.start_run(t, APP, WORKFLOW, None, None, None)
-
-    def park(t: Tx, claimed: list[tuple[Any, ...]]) -> None:
-        for row in claimed:
-            wait = StepRow(step_id="wait", seq=1, kind="wait_for_event", status="waiting")
-            writes.record_step(t, row[0], row[3], wait, None, WaiterWrite(EVENT, None))
-            writes.park_run(t, row[0], row[3], "waiting", None)
-
-    def claim(t: Tx, limit: int) -> list[tuple[Any, ...]]:
-        return writes.claim(t, "r", [APP], limit, 30_000_000)
-
-    reg = [WorkflowRegistration(app=APP, name=WORKFLOW, triggers=())]
-    engine_tx(conn, writes.register_runner, "r", "host", 1, [APP], reg)
-    for _ in range(0, runs, 500):
-        engine_tx(conn, start, 500)
-        engine_tx(conn, park, engine_tx(conn, claim, 500, fsync=False))
+    park_runs(conn, runs, 500)
     return conn
 
 
@@ -156,19 +138,9 @@ def main() -> None:
 
 def resume_steps_and_ends(conn: sqlite3.Connection, runs: int, rounds: int) -> None:
     engine_tx(conn, writes.accept_event, NewEvent("e1", EVENT, DATA, None))
-    claimed = engine_tx(conn, lambda t: writes.claim(t, "r", [APP], runs, 30_000_000), fsync=False)
+    claimed = engine_tx(conn, claim, runs, fsync=False)
     now = time.time_ns() // 1000
-    after = StepRow(
-        step_id="after",
-        seq=2,
-        kind="run",
-        status="completed",
-        attempts=1,
-        output=b'{"i":0}',
-        after=["wait"],
-        started_at_us=now,
-        ended_at_us=now,
-    )
+    after = after_step(now)
     fenced = writes._FENCED_UPSERT_STEP
     end = writes._END_FENCED_RUN_WITHOUT_PARENT
     conn.execute(f"CREATE TEMP TABLE pending_steps AS SELECT {STEP_COLUMNS} FROM steps WHERE 0")
