@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from durablex.core.serialization import (
     DEFAULT_MAX_BYTES,
+    MAX_DEPTH,
     decode,
     dumps,
     encode,
@@ -186,20 +187,38 @@ def test_cycles_and_deep_nesting_are_errors() -> None:
         to_jsonable(cyclic)
     d: dict[str, Any] = {}
     d["self"] = d
-    with pytest.raises(SerializationError, match="deeper than 200"):
+    with pytest.raises(SerializationError, match=f"deeper than {MAX_DEPTH}"):
         encode(d)
     deep: Any = 1
     for _ in range(300):
         deep = [deep]
-    with pytest.raises(SerializationError, match="deeper than 200"):
+    with pytest.raises(SerializationError, match=f"deeper than {MAX_DEPTH}"):
         to_jsonable(deep)
 
 
-def test_nesting_up_to_the_limit_is_fine() -> None:
-    deep: Any = 1
-    for _ in range(200):
-        deep = [deep]
-    assert to_jsonable(deep) == deep
+def nested(levels: int, leaf: Any) -> Any:
+    value = leaf
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("leaf", [1, date(2026, 1, 1)], ids=["plain", "converted"])
+def test_the_nesting_limit_is_the_same_for_every_value(leaf: Any) -> None:
+    """Plain JSON is written by orjson alone, a value with something to convert by the rules'
+    walk: both store MAX_DEPTH levels of containers and refuse one more."""
+    deep = nested(MAX_DEPTH, leaf)
+    assert decode(encode(deep)) == nested(MAX_DEPTH, to_jsonable(leaf))
+    with pytest.raises(SerializationError, match=f"deeper than {MAX_DEPTH}"):
+        encode(nested(MAX_DEPTH + 1, leaf))
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_non_finite_float_is_refused_beside_a_null(bad: float) -> None:
+    """orjson writes NaN and the infinities as null: a value that holds a null as well must
+    still be refused, with the float's path."""
+    with pytest.raises(SerializationError, match=r"non-finite float .* at \$\.b\[1\]"):
+        encode({"a": None, "b": [None, bad]}, step_id="s")
 
 
 def test_encode_names_step_and_what() -> None:
@@ -296,6 +315,40 @@ def test_to_jsonable_output_round_trips_through_orjson(value: Any) -> None:
     data, form = encode_form(value)
     assert data == encode(value)
     assert form == decode(data) == normalized
+
+
+rule_values = st.recursive(
+    json_values
+    | st.floats()
+    | st.sampled_from(
+        [Color.RED, Color.PAIR, Level.HIGH, Kind.A, UUID(int=7), Decimal("2.50"), Point(1, 0.5)]
+    )
+    | st.datetimes()
+    | st.dates()
+    | st.sampled_from([set(), b"", 1j, 2**64, -(2**63) - 1]),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.tuples(children)
+        | st.dictionaries(st.sampled_from(["a", "b", Kind.A, 1]), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(rule_values)
+def test_encode_stores_what_the_rules_say_for_any_value(value: Any) -> None:
+    """Whichever way a value is encoded (orjson alone for plain JSON, the rules' walk for the
+    rest), it is stored as ``to_jsonable`` says, or refused where ``to_jsonable`` refuses it."""
+    try:
+        expected = to_jsonable(value)
+        orjson.dumps(expected)
+    except (SerializationError, orjson.JSONEncodeError):
+        with pytest.raises(SerializationError):
+            encode_form(value)
+        return
+    data, form = encode_form(value)
+    assert data == orjson.dumps(expected)
+    assert form == expected
 
 
 @given(json_values, st.sampled_from([set(), b"", object(), math.nan, 1j]))
