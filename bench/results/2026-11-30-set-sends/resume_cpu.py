@@ -5,12 +5,14 @@
 R runs of the benchmark's ``event`` workflow park on one event (one runner and the client on
 one event loop, a fresh SQLite file); then one send, and the process's CPU time (user + system)
 from the send's return to the last run ended, read every 0.1 s so that the poll costs little.
+``--no-gc``: the runner turns the garbage collector off instead of raising its thresholds.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import tempfile
 import time
@@ -48,9 +50,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--R", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-gc", action="store_true")
     args = parser.parse_args()
+    if args.no_gc:
+        from durablex.runner import collector
+
+        collector.acquire = gc.disable
     for _ in range(args.repeat):
-        print(json.dumps(asyncio.run(measure(args.R))), flush=True)
+        gc_mode = "off" if args.no_gc else "runner's thresholds"
+        line = {"gc": gc_mode, **asyncio.run(measure(args.R))}
+        print(json.dumps(line), flush=True)
 
 
 if __name__ == "__main__":
