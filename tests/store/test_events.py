@@ -87,7 +87,10 @@ async def test_a_wait_past_its_timeout_is_not_resolved(store: Store, clock: Manu
     clock.advance(2)
     assert (await store.send_event(event("late", 1))).resumed == 0
     held = await claim_one(store)
-    assert await store.resolve_wait_timeout(run_id, held.fence, "wait") == ("completed", None)
+    assert await store.resolve_wait_timeout(run_id, held.fence, "wait", "late") == (
+        "completed",
+        None,
+    )
 
 
 async def test_wait_timeout_loses_to_an_earlier_event(store: Store) -> None:
@@ -97,7 +100,10 @@ async def test_wait_timeout_loses_to_an_earlier_event(store: Store) -> None:
     row = step("wait", 0, kind="wait_for_event", status="waiting")
     await store.record_step(run_id, held.fence, row, waiter=WaiterWrite("go", None))
     await store.send_event(event("go", {"v": 1}))
-    assert await store.resolve_wait_timeout(run_id, held.fence, "wait") == ("completed", b'{"v":1}')
+    assert await store.resolve_wait_timeout(run_id, held.fence, "wait", "go") == (
+        "completed",
+        b'{"v":1}',
+    )
 
 
 async def test_events_for_an_app_reach_only_that_app(store: Store) -> None:

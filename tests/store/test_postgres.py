@@ -9,12 +9,13 @@ import psycopg
 import pytest
 
 from durablex.core.clock import ManualClock
-from durablex.store.base import StoreError
+from durablex.store.base import StoreError, WaiterWrite
+from durablex.store.postgres.events import EVENT_LOCK, RESOLVE_BY_SQL
 from durablex.store.postgres.store import PostgresStore
 from durablex.store.url import open_store
 from pgtest import fresh_database, server_url
 
-from .helpers import claim_one, register, started
+from .helpers import claim_one, register, started, step
 
 
 async def test_notify_wakes_a_store_of_another_process() -> None:
@@ -141,5 +142,49 @@ async def test_a_batch_cut_off_around_commit_is_applied_exactly_once(
             assert len(set(run_ids)) == 5
             assert await store.count_runs() == 5
             assert proxy.lost == (0 if lose_before_commit else 1)
+        finally:
+            await store.close()
+
+
+async def test_a_wait_timeout_never_overtakes_a_send_begun_before_it() -> None:
+    """A send holds its event's lock from before it reads its time to its commit; a timeout that
+    fires meanwhile waits for it and finds the wait resolved by the event, instead of timing the
+    wait out under a send stamped before the deadline (a chaos run found that once)."""
+    with fresh_database("w") as url:
+        clock = ManualClock()
+        store = open_store(url, clock=clock)
+        await store.open()
+        try:
+            assert isinstance(store, PostgresStore)
+            await register(store, ("wf", ()))
+            run_id = await started(store)
+            held = await claim_one(store)
+            deadline = clock.now_us() + 1_000_000
+            wait = step("wait", 0, kind="wait_for_event", status="waiting", wake_at_us=deadline)
+            await store.record_step(run_id, held.fence, wait, waiter=WaiterWrite("go", None))
+            with psycopg.connect(server_url(), autocommit=True) as send:
+                send.execute(f'SET search_path TO "{store.config.schema}"')
+                send.execute("BEGIN")
+                lock = store._lock(EVENT_LOCK, "go")
+                send.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (lock,))
+                clock.advance(2)  # the deadline passes while the send is under way
+                timeout = asyncio.ensure_future(
+                    store.resolve_wait_timeout(run_id, held.fence, "wait", "go")
+                )
+                await asyncio.sleep(0.5)
+                assert not timeout.done(), "the timeout did not wait for the send"
+                params = {
+                    "name": "go",
+                    "app": None,
+                    "exact": True,
+                    "data": '{"v": 1}',
+                    "output": b'{"v":1}',
+                    "now": deadline - 1000,  # stamped before the deadline
+                    "event_id": "e-1",
+                }
+                resolved = send.execute(RESOLVE_BY_SQL, params).fetchone()
+                assert resolved is not None and resolved[0] == 1
+                send.execute("COMMIT")
+            assert await asyncio.wait_for(timeout, 10) == ("completed", b'{"v":1}')
         finally:
             await store.close()

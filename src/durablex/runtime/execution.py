@@ -749,7 +749,7 @@ class RunPass:
             if row.status == "waiting":
                 now = self.now_us()
                 status, output = await self._guard(
-                    self.store.resolve_wait_timeout(self.run_id, self.fence, key)
+                    self.store.resolve_wait_timeout(self.run_id, self.fence, key, event)
                 )
                 row.status, row.output, row.ended_at_us = status, output, now
             self.done(key)

@@ -228,10 +228,11 @@ class Store(Protocol):
         durable: bool = True,
     ) -> None: ...
     async def resolve_wait_timeout(
-        self, run_id: str, fence: int, step_id: str
+        self, run_id: str, fence: int, step_id: str, event_name: str
     ) -> tuple[str, bytes | None]:
-        """Complete a timed-out wait with ``None``; returns the step's final status and output
-        (an event that won the race leaves its data)."""
+        """Complete a timed-out wait on ``event_name`` with ``None``; returns the step's final
+        status and output (an event that won the race leaves its data). The timeout and a send
+        of that event are decided in commit order: one begun first is never overtaken."""
 
     def complete_sleep_nowait(self, run_id: str, fence: int, step_id: str) -> asyncio.Future[None]:
         """Queue without waiting: committed with the next durable write or shortly after."""

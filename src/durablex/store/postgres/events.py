@@ -12,11 +12,14 @@ by ``matches()`` and resolved by a second statement of the same shape.
 A wait whose timeout has passed is not resolved, even if no runner has handled that timeout
 yet (as in SQLite: it returns None, whoever runs it later).
 
-Races: a waiter is inserted under a shared advisory lock on its event name and an event is
-accepted under the exclusive one (both taken at the start of their transactions, see the
-committer), so a waiter committed before an event is always seen by it, even under READ
-COMMITTED. A run woken while its pass still holds it gets ``wake_pending``; ``park_run`` reads
-that flag under ``FOR UPDATE`` on the run row, so the wake-up is never lost.
+Races: a waiter is inserted, and a wait's timeout resolved, under a shared advisory lock on its
+event name, and an event is accepted under the exclusive one (all taken at the start of their
+transactions, before they read their time; see the committer). So a waiter committed before an
+event is always seen by it, even under READ COMMITTED, and a timeout never overtakes a send
+that began before it: without the lock, a send stamped before the deadline could reach the
+waiter's row after the timeout had locked it, and miss a wait it was in time for. A run woken
+while its pass still holds it gets ``wake_pending``; ``park_run`` reads that flag under
+``FOR UPDATE`` on the run row, so the wake-up is never lost.
 """
 
 from __future__ import annotations

@@ -327,10 +327,19 @@ class PostgresStore:
         await self._step_write(run_id, fence, step, attempt, waiter, durable)
 
     async def resolve_wait_timeout(
-        self, run_id: str, fence: int, step_id: str
+        self, run_id: str, fence: int, step_id: str, event_name: str
     ) -> tuple[str, bytes | None]:
+        # The event's lock, shared as a waiter's insert takes it: a send of the event holds it
+        # exclusively from before it reads its time to its commit, so the timeout either waits
+        # for a send begun first (and finds the wait resolved) or makes a later send wait and
+        # read a time after the timeout's (events.py, "Races").
         return await self._write(
-            writes.resolve_wait_timeout, run_id, fence, step_id, runs=(run_id,)
+            writes.resolve_wait_timeout,
+            run_id,
+            fence,
+            step_id,
+            runs=(run_id,),
+            locks=[(self._lock(EVENT_LOCK, event_name), False)],
         )
 
     def complete_sleep_nowait(self, run_id: str, fence: int, step_id: str) -> asyncio.Future[None]:

@@ -354,8 +354,9 @@ class SqliteStore:
         await self._write(writes.record_step, run_id, fence, step, attempt, waiter, durable=durable)
 
     async def resolve_wait_timeout(
-        self, run_id: str, fence: int, step_id: str
+        self, run_id: str, fence: int, step_id: str, event_name: str
     ) -> tuple[str, bytes | None]:
+        # one writer at a time, each reading its time once it holds the lock: commit order
         return await self._write(writes.resolve_wait_timeout, run_id, fence, step_id)
 
     def complete_sleep_nowait(self, run_id: str, fence: int, step_id: str) -> asyncio.Future[None]:
