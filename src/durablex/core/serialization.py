@@ -37,7 +37,12 @@ def dumps(value: Any) -> bytes:
     values that own only their length"). A two-part join always copies, into an allocation of
     the exact size; it costs about 0.25 us for a small value here.
     """
-    return b"".join((orjson.dumps(value), b""))
+    return _owned(orjson.dumps(value))
+
+
+def _owned(data: bytes) -> bytes:
+    """A copy of orjson's output that owns only its length (see ``dumps``)."""
+    return b"".join((data, b""))
 
 
 class _NotJson(Exception):
@@ -199,19 +204,22 @@ _PLAIN_ONLY = (
 )
 
 
-def _plain(value: object) -> tuple[bytes, Any] | None:
+def _plain(value: object, max_bytes: int) -> tuple[bytes, Any] | None:
     """``value``'s JSON and stored form, written by orjson alone, when nothing in it needs the
-    rules' walk to be converted or refused; else None. Most values are plain JSON, and from
-    about a kilobyte this costs a third to a half of the walk (which is Python, element by
-    element): orjson's encode, then its decode for the form."""
+    rules' walk to be converted or refused and it is within ``max_bytes``; else None (the walk
+    then names what is wrong). Most values are plain JSON, and from about a kilobyte this costs
+    a third to a half of the walk (which is Python, element by element): orjson's encode, then
+    its decode for the form."""
     try:
         data = orjson.dumps(value, option=_PLAIN_ONLY)
     except orjson.JSONEncodeError:
         return None
+    if len(data) > max_bytes:
+        return None  # not decoded: refused by the walk, after any of its own reasons
     form = orjson.loads(data)
     if b"null" in data and form != value:
         return None  # orjson writes NaN and the infinities as null; the walk refuses them
-    return b"".join((data, b"")), form  # a copy that owns only its length (see dumps)
+    return _owned(data), form
 
 
 def encode_form(
@@ -224,12 +232,9 @@ def encode_form(
     """``encode``, and the value as it will come back from storage (new dicts and lists,
     nothing shared with ``value``), which a step hands back to its workflow: from orjson alone
     for plain JSON values (``_plain``), else from the walk that converts and checks."""
-    plain = _plain(value)
+    plain = _plain(value, max_bytes)
     if plain is not None:
-        data, form = plain
-        if len(data) > max_bytes:
-            raise _too_large(step_id, what, len(data), max_bytes)
-        return data, form
+        return plain
     try:
         form = _walk(value, 0)
         data = dumps(form)
@@ -240,15 +245,12 @@ def encode_form(
         message = f"{_prefix(step_id, what)} is not JSON: {error}"
         raise SerializationError(message, step_id=step_id) from None
     if len(data) > max_bytes:
-        raise _too_large(step_id, what, len(data), max_bytes)
+        message = (
+            f"{_prefix(step_id, what)} is too large: {len(data)} bytes "
+            f"(the limit is {max_bytes} bytes)"
+        )
+        raise SerializationError(message, step_id=step_id)
     return data, form
-
-
-def _too_large(step_id: str | None, what: str, size: int, max_bytes: int) -> SerializationError:
-    message = (
-        f"{_prefix(step_id, what)} is too large: {size} bytes (the limit is {max_bytes} bytes)"
-    )
-    return SerializationError(message, step_id=step_id)
 
 
 def decode(data: bytes | str | None) -> Any:
