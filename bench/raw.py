@@ -44,6 +44,41 @@ def commit_rates(
     }
 
 
+RAW_INSERT = "INSERT INTO t (id, seq, data) VALUES (?, ?, ?)"
+
+
+def raw_table(
+    path: Path, synchronous: str, autocheckpoint: int | None, presize: int | None
+) -> sqlite3.Connection:
+    """A new file in WAL mode with ``synchronous`` and table ``t`` of the raw loops; see
+    ``raw_commit`` for ``autocheckpoint`` and ``presize``."""
+    if path.exists():
+        path.unlink()
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    if autocheckpoint is not None:
+        conn.execute(f"PRAGMA wal_autocheckpoint = {int(autocheckpoint)}")
+    if presize is not None:
+        presize_wal(conn, path, presize)
+    conn.execute("CREATE TABLE t (id TEXT PRIMARY KEY, seq INTEGER, data BLOB) WITHOUT ROWID")
+    return conn
+
+
+def running_run(conn: sqlite3.Connection) -> str:
+    """A run of the seq workflow inserted and marked running at fence 1 (as a claim leaves it),
+    for loops that commit the engine's step records without a runner; its id."""
+    from durablex.store.sqlite import writes
+    from durablex.store.sqlite.committer import Tx
+
+    conn.execute("BEGIN IMMEDIATE")
+    tx = Tx(conn, time.time_ns() // 1000)
+    run_id = writes.insert_run(tx, app="bench", workflow="seq", input=None, event_id="e")[0]
+    conn.execute("UPDATE runs SET status = 'running', fence = 1 WHERE id = ?", (run_id,))
+    conn.execute("COMMIT")
+    return run_id
+
+
 def raw_commit(
     path: Path,
     *,
@@ -58,18 +93,9 @@ def raw_commit(
     ``autocheckpoint`` sets ``PRAGMA wal_autocheckpoint`` (SQLite's default is 1000 pages);
     ``presize`` grows the WAL to that many pages first, as Durablex's store does when it opens
     a database (``durablex.store.sqlite.connection.presize_wal``)."""
-    if path.exists():
-        path.unlink()
-    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn = raw_table(path, synchronous, autocheckpoint, presize)
     try:
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute(f"PRAGMA synchronous = {synchronous}")
-        if autocheckpoint is not None:
-            conn.execute(f"PRAGMA wal_autocheckpoint = {int(autocheckpoint)}")
-        if presize is not None:
-            presize_wal(conn, path, presize)
-        conn.execute("CREATE TABLE t (id TEXT PRIMARY KEY, seq INTEGER, data BLOB) WITHOUT ROWID")
-        insert = "INSERT INTO t (id, seq, data) VALUES (?, ?, ?)"
+        insert = RAW_INSERT
         # warm up: a few commits so that the WAL file exists and is sized
         for i in range(20):
             conn.execute("BEGIN IMMEDIATE")
@@ -138,7 +164,6 @@ def step_floor(path: Path, *, steps: int = 2000) -> dict[str, Any]:
 
     from durablex.store.base import StepRow
     from durablex.store.sqlite import writes
-    from durablex.store.sqlite.committer import Tx
     from durablex.store.sqlite.connection import connect, migrate, set_up_wal
 
     async def body(i: int) -> dict[str, int]:
@@ -148,11 +173,7 @@ def step_floor(path: Path, *, steps: int = 2000) -> dict[str, Any]:
     try:
         migrate(conn, path)
         set_up_wal(conn, path, "full")
-        conn.execute("BEGIN IMMEDIATE")
-        tx = Tx(conn, time.time_ns() // 1000)
-        run_id = writes.insert_run(tx, app="bench", workflow="seq", input=None, event_id="e")[0]
-        conn.execute("UPDATE runs SET status = 'running', fence = 1 WHERE id = ?", (run_id,))
-        conn.execute("COMMIT")
+        run_id = running_run(conn)
 
         async def loop() -> float:
             t0 = time.perf_counter()

@@ -18,35 +18,26 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.raw import PAYLOAD, WAL_AUTOCHECKPOINT_PAGES, WAL_PRESIZE_PAGES
+from bench.raw import (
+    PAYLOAD,
+    RAW_INSERT,
+    WAL_AUTOCHECKPOINT_PAGES,
+    WAL_PRESIZE_PAGES,
+    raw_table,
+    running_run,
+)
 
 from durablex.store.base import StepRow
 from durablex.store.rows import step_params
 from durablex.store.sqlite import writes
-from durablex.store.sqlite.committer import Tx
-from durablex.store.sqlite.connection import connect, migrate, presize_wal, set_up_wal
-
-
-def raw_file(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
-    presize_wal(conn, path, WAL_PRESIZE_PAGES)
-    conn.execute("CREATE TABLE t (id TEXT PRIMARY KEY, seq INTEGER, data BLOB) WITHOUT ROWID")
-    return conn
+from durablex.store.sqlite.connection import connect, migrate, set_up_wal
 
 
 def store_file(path: Path) -> tuple[sqlite3.Connection, str]:
     conn = connect(path, durability="full")
     migrate(conn, path)
     set_up_wal(conn, path, "full")
-    conn.execute("BEGIN IMMEDIATE")
-    tx = Tx(conn, time.time_ns() // 1000)
-    run_id = writes.insert_run(tx, app="bench", workflow="seq", input=None, event_id="e")[0]
-    conn.execute("UPDATE runs SET status = 'running', fence = 1 WHERE id = ?", (run_id,))
-    conn.execute("COMMIT")
-    return conn, run_id
+    return conn, running_run(conn)
 
 
 def main() -> None:
@@ -54,7 +45,7 @@ def main() -> None:
     parser.add_argument("--commits", type=int, default=3000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dxbench-step-record-") as tmp:
-        raw = raw_file(Path(tmp) / "raw.db")
+        raw = raw_table(Path(tmp) / "raw.db", "FULL", WAL_AUTOCHECKPOINT_PAGES, WAL_PRESIZE_PAGES)
         engine, run_id = store_file(Path(tmp) / "engine.db")
         parts: dict[str, list[list[float]]] = {"raw": [[], [], []], "engine": [[], [], []]}
 
@@ -71,7 +62,7 @@ def main() -> None:
 
         for i in range(args.commits):
             row = (f"r{i:09d}", i, PAYLOAD)
-            commit("raw", raw, "INSERT INTO t VALUES (?, ?, ?)", row)
+            commit("raw", raw, RAW_INSERT, row)
             step = StepRow(
                 step_id=f"s{i}",
                 seq=i + 1,
