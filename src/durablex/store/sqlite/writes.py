@@ -382,8 +382,9 @@ _OPEN_WAITERS = (
 )
 
 
-# (run id, step id) pairs sent as one JSON array: a send resolves its waiters a statement for
-# all of them, not one per waiter (see wake_runs).
+# (run id, step id) pairs sent as one JSON array, each found by the steps' primary key: a send
+# resolves its waiters, and a batch of run ends checks its required steps, a statement for all
+# of them, not one per pair (see wake_runs).
 _KEYS_OF_JSON = (
     "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))"
 )
@@ -551,9 +552,8 @@ def _completed_among(tx: Tx, run_id: str, step_ids: Sequence[str]) -> set[str]:
 
 
 _COUNT_COMPLETED = (
-    "SELECT count(*) FROM json_each(?) AS j JOIN steps AS s"
-    " ON s.run_id = json_extract(j.value, '$[0]') AND s.step_id = json_extract(j.value, '$[1]')"
-    " WHERE s.status = 'completed'"
+    f"SELECT count(*) FROM steps WHERE (run_id, step_id) IN {_KEYS_OF_JSON}"
+    " AND status = 'completed'"
 )
 
 
