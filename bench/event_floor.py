@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.raw import engine_tx, remove_database
+from bench.raw import engine_tx, remove_database, store_file
 
 APP, WORKFLOW, EVENT = "bench", "event", "bench.go"
 
@@ -81,9 +81,8 @@ def event_floor(path: Path, *, runs: int, batch: int) -> dict[str, Any]:
     from durablex.store.base import NewEvent
     from durablex.store.sqlite import reads, writes
     from durablex.store.sqlite.committer import MANY_SEGMENT_MAX, BoundWrite, Tx, _run_segment
-    from durablex.store.sqlite.connection import connect, migrate, set_up_wal
 
-    conn = connect(path, durability="full")
+    conn = store_file(path)
 
     def tx(fn: Any, *args: Any, fsync: bool = True) -> Any:
         return engine_tx(conn, fn, *args, fsync=fsync)
@@ -102,8 +101,6 @@ def event_floor(path: Path, *, runs: int, batch: int) -> dict[str, Any]:
                     raise value
 
     try:
-        migrate(conn, path)
-        set_up_wal(conn, path, "full")
         park_runs(conn, runs, batch)
         t0 = time.perf_counter()
         result = tx(writes.accept_event, NewEvent("e1", EVENT, b'{"go":1}', None))

@@ -12,13 +12,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from durablex.store.base import StepRow
 from durablex.store.sqlite.connection import (
     WAL_AUTOCHECKPOINT_PAGES,
     WAL_PRESIZE_PAGES,
+    connect,
+    migrate,
     presize_wal,
+    set_up_wal,
 )
 
 PAYLOAD = b'{"i": 123456, "pad": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}'
+# the step of engine_floor's 1-step runs
+_ONE_STEP = StepRow(
+    step_id="s0", seq=1, kind="run", status="completed", attempts=1, output=b'{"i":0}'
+)
 
 
 def remove_database(path: Path) -> None:
@@ -65,6 +73,15 @@ def raw_table(
     return conn
 
 
+def store_file(path: Path) -> sqlite3.Connection:
+    """A connection to a new store file as a full-durability store opens one: its schema
+    migrated and its WAL set up (checkpoint interval, grown to its full size)."""
+    conn = connect(path, durability="full")
+    migrate(conn, path)
+    set_up_wal(conn, path, "full")
+    return conn
+
+
 def running_run(conn: sqlite3.Connection) -> str:
     """A run of the seq workflow inserted and marked running at fence 1 (as a claim leaves it),
     for loops that commit the engine's step records without a runner; its id."""
@@ -95,11 +112,10 @@ def raw_commit(
     a database (``durablex.store.sqlite.connection.presize_wal``)."""
     conn = raw_table(path, synchronous, autocheckpoint, presize)
     try:
-        insert = RAW_INSERT
         # warm up: a few commits so that the WAL file exists and is sized
         for i in range(20):
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute(insert, (f"w{i}", i, PAYLOAD))
+            conn.execute(RAW_INSERT, (f"w{i}", i, PAYLOAD))
             conn.execute("COMMIT")
         commits = max(1, rows // batch)
         t0 = time.perf_counter()
@@ -107,7 +123,7 @@ def raw_commit(
         for _ in range(commits):
             conn.execute("BEGIN IMMEDIATE")
             for _ in range(batch):
-                conn.execute(insert, (f"r{n:09d}", n, PAYLOAD))
+                conn.execute(RAW_INSERT, (f"r{n:09d}", n, PAYLOAD))
                 n += 1
             conn.execute("COMMIT")
         wall = time.perf_counter() - t0
@@ -162,17 +178,13 @@ def step_floor(path: Path, *, steps: int = 2000) -> dict[str, Any]:
 
     import orjson
 
-    from durablex.store.base import StepRow
     from durablex.store.sqlite import writes
-    from durablex.store.sqlite.connection import connect, migrate, set_up_wal
 
     async def body(i: int) -> dict[str, int]:
         return {"i": i}
 
-    conn = connect(path, durability="full")
+    conn = store_file(path)
     try:
-        migrate(conn, path)
-        set_up_wal(conn, path, "full")
         run_id = running_run(conn)
 
         async def loop() -> float:
@@ -215,6 +227,32 @@ def engine_tx(conn: sqlite3.Connection, fn: Any, *args: Any, fsync: bool = True)
     return result
 
 
+def one_step_runner(conn: sqlite3.Connection) -> Any:
+    """Register runner "r" for the 1-step workflow of ``engine_floor``; returns the hand-off
+    that claims a run for it in its start's transaction (``durablex.store.handoff``)."""
+    from durablex.store.base import HandOff, WorkflowRegistration
+    from durablex.store.sqlite import writes
+
+    reg = [WorkflowRegistration(app="bench", name="one", triggers=())]
+    engine_tx(conn, writes.register_runner, "r", "host", 1, ["bench"], reg)
+    return HandOff(runner="r", lease_us=30_000_000, serves=lambda app, workflow: True)
+
+
+def start_one_step(t: Any, taker: Any) -> tuple[str, tuple[Any, ...] | None]:
+    """The start of a 1-step run, claimed for ``taker``: the run's id and its claim row."""
+    from durablex.store.sqlite import writes
+
+    return writes.start_run(t, "bench", "one", b'{"n":1}', None, None, taker)
+
+
+def step_and_end(t: Any, run_id: str, fence: int) -> None:
+    """A 1-step run's step and its end, in one transaction as a pass commits them."""
+    from durablex.store.sqlite import writes
+
+    writes.record_step(t, run_id, fence, _ONE_STEP, None, None)
+    writes.complete_run(t, run_id, fence, b"1")
+
+
 def engine_floor(path: Path, *, runs: int = 300) -> dict[str, Any]:
     """The commits a 1-step run needs, with the engine's own SQL and nothing else, one run after
     the other on a fresh store file, with the store's connection settings: its start, claimed
@@ -225,39 +263,22 @@ def engine_floor(path: Path, *, runs: int = 300) -> dict[str, Any]:
     and index entries of a run, an event and a step (about 12 and 5 WAL pages), where a raw
     commit writes one or two.
     """
-    from durablex.store.base import HandOff, StepRow, WorkflowRegistration
-    from durablex.store.sqlite import writes
-    from durablex.store.sqlite.committer import Tx
-    from durablex.store.sqlite.connection import connect, migrate, set_up_wal
-
-    conn = connect(path, durability="full")
+    conn = store_file(path)
     try:
-        migrate(conn, path)
-        set_up_wal(conn, path, "full")
 
         def tx(fn: Any, *args: Any) -> tuple[Any, float]:
             t = time.perf_counter()
             result = engine_tx(conn, fn, *args, fsync=True)
             return result, time.perf_counter() - t
 
-        reg = [WorkflowRegistration(app="bench", name="one", triggers=())]
-        tx(writes.register_runner, "r", "host", 1, ["bench"], reg)
-        taker = HandOff(runner="r", lease_us=30_000_000, serves=lambda app, workflow: True)
+        taker = one_step_runner(conn)
         times: dict[str, list[float]] = {"start": [], "step_end": []}
         t0 = time.perf_counter()
-        step = StepRow(
-            step_id="s0", seq=1, kind="run", status="completed", attempts=1, output=b'{"i":0}'
-        )
-
-        def step_end(t: Tx, run_id: str, fence: int) -> None:
-            writes.record_step(t, run_id, fence, step, None, None)
-            writes.complete_run(t, run_id, fence, b"1")
-
         for _ in range(runs):
-            started, took = tx(writes.start_run, "bench", "one", b'{"n":1}', None, None, taker)
+            started, took = tx(start_one_step, taker)
             times["start"].append(took)
             run_id, claimed = started
-            _, took = tx(step_end, run_id, claimed[3])
+            _, took = tx(step_and_end, run_id, claimed[3])
             times["step_end"].append(took)
         wall = time.perf_counter() - t0
     finally:

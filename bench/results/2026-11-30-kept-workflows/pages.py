@@ -2,11 +2,11 @@
 
     PYTHONPATH=src:. python bench/results/2026-11-30-kept-workflows/pages.py [ROUNDS]
 
-The start (claimed for its runner, as ``bench.raw.engine_floor`` makes it) and the step with
-the run's end, 300 runs one after the other on a fresh store file per variant, each variant's
-SQL applied after the store's migrations. Frames per commit are read from the WAL index's
-header (``mxFrame``, bytes 16-20 of the ``-shm`` file). Prints the median frames and ms of each
-transaction, one JSON line per variant and round.
+The start (claimed for its runner) and the step with the run's end, as ``bench.raw``'s
+``engine_floor`` makes them, 300 runs one after the other on a fresh store file per variant,
+each variant's SQL applied to the file as the store opens it. Frames per commit are read from
+the WAL index's header (``mxFrame``, bytes 16-20 of the ``-shm`` file). Prints the median
+frames and ms of each transaction, one JSON line per variant and round.
 """
 
 from __future__ import annotations
@@ -20,12 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.raw import engine_tx
-
-from durablex.store.base import HandOff, StepRow, WorkflowRegistration
-from durablex.store.sqlite import writes
-from durablex.store.sqlite.committer import Tx
-from durablex.store.sqlite.connection import connect, migrate, set_up_wal
+from bench.raw import engine_tx, one_step_runner, start_one_step, step_and_end, store_file
 
 STATUS_PARTIAL = (
     "DROP INDEX runs_status_created; CREATE INDEX runs_status_created"
@@ -51,32 +46,19 @@ def frames(path: Path) -> int:
 
 
 def measure(variant: str, runs: int = 300) -> dict[str, Any]:
-    step = StepRow(
-        step_id="s0", seq=1, kind="run", status="completed", attempts=1, output=b'{"i":0}'
-    )
-
-    def step_end(t: Tx, run_id: str, fence: int) -> None:
-        writes.record_step(t, run_id, fence, step, None, None)
-        writes.complete_run(t, run_id, fence, b"1")
-
     written: dict[str, list[int]] = {"start": [], "step_end": []}
     took: dict[str, list[float]] = {"start": [], "step_end": []}
     with tempfile.TemporaryDirectory(prefix="dxbench-pages-") as tmp:
         path = Path(tmp) / "pages.db"
-        conn = connect(path, durability="full")
-        migrate(conn, path)
+        conn = store_file(path)
         conn.executescript(VARIANTS[variant])
-        set_up_wal(conn, path, "full")
-        reg = [WorkflowRegistration(app="bench", name="one", triggers=())]
-        engine_tx(conn, writes.register_runner, "r", "host", 1, ["bench"], reg)
-        taker = HandOff(runner="r", lease_us=30_000_000, serves=lambda app, workflow: True)
+        taker = one_step_runner(conn)
         for _ in range(runs):
             before, t0 = frames(path), time.perf_counter()
-            run_id, claimed = engine_tx(
-                conn, writes.start_run, "bench", "one", b'{"n":1}', None, None, taker
-            )
+            run_id, claimed = engine_tx(conn, start_one_step, taker)
+            assert claimed is not None
             started, t1 = frames(path), time.perf_counter()
-            engine_tx(conn, step_end, run_id, claimed[3])
+            engine_tx(conn, step_and_end, run_id, claimed[3])
             ended, t2 = frames(path), time.perf_counter()
             took["start"].append(t1 - t0)
             took["step_end"].append(t2 - t1)

@@ -27,12 +27,11 @@ from typing import Any
 
 import orjson
 from bench.event_floor import EVENT, after_step, claim, park_runs
-from bench.raw import engine_tx
+from bench.raw import engine_tx, store_file
 
 from durablex.store.base import NewEvent
 from durablex.store.rows import NOT_TERMINAL_SQL, step_params
 from durablex.store.sqlite import writes
-from durablex.store.sqlite.connection import connect, migrate, set_up_wal
 
 DATA = b'{"go":1}'
 
@@ -56,9 +55,7 @@ STEP_COLUMNS = (
 
 
 def parked_store(path: Path, runs: int) -> sqlite3.Connection:
-    conn = connect(path, durability="full")
-    migrate(conn, path)
-    set_up_wal(conn, path, "full")
+    conn = store_file(path)
     park_runs(conn, runs, 500)
     return conn
 

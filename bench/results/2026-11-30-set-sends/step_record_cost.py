@@ -25,19 +25,12 @@ from bench.raw import (
     WAL_PRESIZE_PAGES,
     raw_table,
     running_run,
+    store_file,
 )
 
 from durablex.store.base import StepRow
 from durablex.store.rows import step_params
 from durablex.store.sqlite import writes
-from durablex.store.sqlite.connection import connect, migrate, set_up_wal
-
-
-def store_file(path: Path) -> tuple[sqlite3.Connection, str]:
-    conn = connect(path, durability="full")
-    migrate(conn, path)
-    set_up_wal(conn, path, "full")
-    return conn, running_run(conn)
 
 
 def main() -> None:
@@ -46,7 +39,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dxbench-step-record-") as tmp:
         raw = raw_table(Path(tmp) / "raw.db", "FULL", WAL_AUTOCHECKPOINT_PAGES, WAL_PRESIZE_PAGES)
-        engine, run_id = store_file(Path(tmp) / "engine.db")
+        engine = store_file(Path(tmp) / "engine.db")
+        run_id = running_run(engine)
         parts: dict[str, list[list[float]]] = {"raw": [[], [], []], "engine": [[], [], []]}
 
         def commit(side: str, conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> None:
