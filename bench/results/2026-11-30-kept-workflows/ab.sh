@@ -13,7 +13,7 @@ for _ in $(seq "$rounds"); do
     for side in "${SIDES[@]}"; do
         set -- $side
         (cd "$2" && PYTHONPATH="$2/src:$2" $py /work/main/bench/results/2026-11-30-set-sends/resume_cpu.py --R 10000 --repeat 1) |
-            $py -c "import json,sys; d=json.load(sys.stdin); d.update(engine='$1', workload='resume_cpu'); print(json.dumps(d))" >>"$out"
+            label "$1" workload=resume_cpu >>"$out"
         labelled_run "$1" "$2" event '{"R": 10000}' --runners 2 >>"$out"
     done
 done

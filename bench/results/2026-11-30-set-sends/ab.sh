@@ -15,6 +15,6 @@ for _ in $(seq "$rounds"); do
         labelled_run "$1" "$2" event '{"R": 10000}' --runners 2 >>"$out"
         labelled_run "$1" "$2" event '{"R": 1000}' >>"$out"
         (cd "$2" && PYTHONPATH="$2/src:$2" $py -m bench.event_floor --R 10000) |
-            $py -c "import json,sys; d=json.load(sys.stdin); d.update(engine='$1'); print(json.dumps(d))" >>"$floor"
+            label "$1" >>"$floor"
     done
 done
