@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import secrets
 import signal
 import socket
+from typing import Any
 
 import orjson
 
@@ -139,6 +141,8 @@ class Runner:
         self._share_read_at: float | None = None
         # slots taken by runs being started on this loop for this runner (store.handoff)
         self._reserved = 0
+        # runs begun before their start committed (store.handoff), until it has
+        self._unstored: set[str] = set()
 
     def __repr__(self) -> str:
         return f"Runner(name={self.name!r}, apps={sorted(self.apps)!r}, db={self.store.url!r})"
@@ -327,12 +331,23 @@ class Runner:
         served = self.apps.get(app)
         return served is not None and served.get(workflow) is not None
 
-    def adopt(self, run: ClaimedRun) -> bool:
+    def adopt(self, run: ClaimedRun, started: asyncio.Future[Any] | None = None) -> bool:
         self._reserved -= 1
         if self._stopping.is_set():
             return False
         self._launch(run, [])
+        if started is not None:
+            # not in the database until its start commits: not a run taken away meanwhile
+            self._unstored.add(run.id)
+            started.add_done_callback(functools.partial(self._stored, run.id))
         return True
+
+    def _stored(self, run_id: str, started: asyncio.Future[Any]) -> None:
+        self._unstored.discard(run_id)
+        if started.cancelled() or started.exception() is not None:
+            task = self._active.get(run_id)
+            if task is not None:
+                task.cancel()  # the run was never stored: its pass must not go on
 
     def unreserve(self) -> None:
         self._reserved -= 1
@@ -498,17 +513,20 @@ class Runner:
         """Stop passes whose run was cancelled or taken away by another runner."""
         while True:
             await asyncio.sleep(CANCEL_POLL)
-            if not self._active:
-                continue
             try:
-                ids = list(self._active)
-                held = await self.store.held_runs(self.name, ids)
+                await self._stop_passes_of_runs_not_held()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("runner %s: cancellation check failed", self.name)
-                continue
-            for run_id in ids:
-                task = self._active.get(run_id)
-                if run_id not in held and task is not None and not task.done():
-                    task.cancel()
+
+    async def _stop_passes_of_runs_not_held(self) -> None:
+        # a run whose start has not committed is not in the database yet, not taken away
+        ids = [run_id for run_id in self._active if run_id not in self._unstored]
+        if not ids:
+            return
+        held = await self.store.held_runs(self.name, ids)
+        for run_id in ids:
+            task = self._active.get(run_id)
+            if run_id not in held and task is not None and not task.done():
+                task.cancel()

@@ -42,9 +42,10 @@ class LocalRunner(Protocol):
     def serves(self, app: str, workflow: str) -> bool:
         """From any thread: whether the runner defines this workflow."""
 
-    def adopt(self, run: ClaimedRun) -> bool:
-        """On the runner's loop, once the start committed: begin the run's pass in the
-        reserved slot; False if the runner is stopping (the run is then released)."""
+    def adopt(self, run: ClaimedRun, started: asyncio.Future[Any] | None = None) -> bool:
+        """On the runner's loop, once the start committed (or with ``started``, the future of
+        a start not yet committed): begin the run's pass in the reserved slot; False if the
+        runner is stopping (the run is then released)."""
 
     def unreserve(self) -> None:
         """Give back a slot the start did not use."""
@@ -83,6 +84,8 @@ def reserve(database: str, app: str | None, workflow: str) -> LocalRunner | None
 
 
 Started = asyncio.Future[tuple[str, tuple[Any, ...] | None]]
+# The claim row of a run begun before its start committed, and the start's future.
+Begun = tuple[tuple[Any, ...], Started]
 
 
 async def start(
@@ -92,15 +95,35 @@ async def start(
     runner_pin: str | None,
     start: Callable[[HandOff | None], Started],
     release: Callable[[str], asyncio.Future[None]],
+    begin: Callable[[HandOff], Begun | None] | None = None,
 ) -> str:
     """A store's ``start_run`` and ``start_child``: ``start(taker)`` queues the transaction that
     starts the run (claiming it for ``taker`` if not None) and returns its future (the run id,
-    and the claim row if taken); ``release(run_id)`` queues a release of a claimed run."""
+    and the claim row if taken); ``release(run_id)`` queues a release of a claimed run.
+
+    ``begin(taker)``, where the store can, queues a start that the runner may begin before it
+    commits, and returns the run's claim row with the start's future: the start then commits
+    with the run's first durable writes (one fsync for a short run, not two), and ``start``
+    returns once it has. Until then nothing of the run is stored, so a crash loses the run
+    (``start`` never returned) and its first step may have run for nothing, as a step does that
+    crashes before its record commits."""
     runner = reserve(database, app, workflow) if runner_pin is None else None
     if runner is None:
         return (await start(None))[0]
-    started = start(HandOff(runner=runner.name, lease_us=runner.lease_us, serves=runner.serves))
-    settle(runner, started, release)
+    taker = HandOff(runner=runner.name, lease_us=runner.lease_us, serves=runner.serves)
+    begun = begin(taker) if begin is not None else None
+    if begun is None:
+        started = start(taker)
+        settle(runner, started, release)
+    else:
+        row, started = begun
+        if not runner.adopt(claimed_run(row), started):
+
+            def release_once_stored(future: Started) -> None:
+                if not future.cancelled() and future.exception() is None:
+                    _release(release, future.result()[0])
+
+            started.add_done_callback(release_once_stored)
     # shielded: once queued the start commits, and the runner must learn of it
     return (await asyncio.shield(started))[0]
 
@@ -120,10 +143,7 @@ def settle(
         if row is None:
             runner.unreserve()
         elif not runner.adopt(claimed_run(row)):
-            try:
-                release(run_id).add_done_callback(_log_release_failure(run_id))
-            except RuntimeError as exc:  # the starting store was closed meanwhile
-                _warn_unreleased(run_id, exc)
+            _release(release, run_id)
 
     if started.done():
         # committed at once (on the loop): the caller goes on without yielding, so the run
@@ -131,6 +151,14 @@ def settle(
         done(started)
     else:
         started.add_done_callback(done)
+
+
+def _release(release: Callable[[str], asyncio.Future[None]], run_id: str) -> None:
+    """Queue the release of a run claimed for a runner that stopped before taking it."""
+    try:
+        release(run_id).add_done_callback(_log_release_failure(run_id))
+    except RuntimeError as exc:  # the starting store was closed meanwhile
+        _warn_unreleased(run_id, exc)
 
 
 def _log_release_failure(run_id: str) -> Callable[[asyncio.Future[None]], None]:

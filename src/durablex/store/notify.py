@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 # In ``Notices.terminal``: runs ended that are not named (too many for a datagram, or notices
 # lost while a listener was reconnecting).
 UNNAMED_RUNS = "…"
+# A listener that waits for ends keeps the last this many final ends it was brought.
+RECENT_FINAL_ENDS = 1024
+# Ends no later write changes: only a failed run can be resumed, and no run is deleted.
+FINAL_STATUSES = frozenset({"completed", "cancelled"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,14 +87,25 @@ class Listener:
         self._lock = threading.Lock()
         # the open watches of each run; only watched runs' ends are kept
         self._watches: dict[str, list[EndWatch]] = {}
+        # the final ends brought lately (while ``wants_terminal``), oldest first: a run that
+        # ended before its waiter watched it (a start that committed with the run's end, say)
+        # needs no read
+        self._recent_ends: dict[str, RunEnd] = {}
 
     def watch_end(self, run_id: str) -> EndWatch:
         """Keep the end of ``run_id`` when a notice brings it. Watch before reading the run:
         an end published earlier was committed earlier, so that read sees it."""
         watch = EndWatch(self, run_id)
         with self._lock:
+            watch.end = self._recent_ends.get(run_id)
             self._watches.setdefault(run_id, []).append(watch)
         return watch
+
+    def _remember(self, run_id: str, end: RunEnd) -> None:
+        recent = self._recent_ends
+        recent[run_id] = end
+        if len(recent) > RECENT_FINAL_ENDS:
+            del recent[next(iter(recent))]
 
     def _unwatch(self, watch: EndWatch) -> None:
         with self._lock:
@@ -101,11 +116,13 @@ class Listener:
                     del self._watches[watch.run_id]
 
     def deliver(self, notices: Notices) -> None:
-        if notices.ends and self._watches:
+        if notices.ends and (self._watches or self.wants_terminal):
             with self._lock:
                 for run_id, end in notices.ends.items():
                     for watch in self._watches.get(run_id, ()):
                         watch.end = end
+                    if self.wants_terminal and end.status in FINAL_STATUSES:
+                        self._remember(run_id, end)
         if not (
             (self.wants_work and notices.work_due) or (self.wants_terminal and notices.terminal)
         ):

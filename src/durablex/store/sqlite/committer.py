@@ -155,11 +155,17 @@ class GroupCommitter:
         self.short_while: Callable[[], bool] | None = None
 
     def submit(
-        self, write: BoundWrite, *, durable: bool = True, fsync: bool = True
+        self,
+        write: BoundWrite,
+        *,
+        durable: bool = True,
+        fsync: bool = True,
+        within: float | None = None,
     ) -> asyncio.Future[Any]:
         """Queue ``write``; the future resolves with its result once the batch is committed.
 
-        ``durable=False`` writes wait for the next durable one (or a short delay).
+        ``durable=False`` writes wait for the next durable one (or a short delay, or at most
+        ``within`` seconds when given).
         ``fsync=False`` writes (claims, lease renewals) lose nothing if a power cut undoes
         them; a batch made only of such writes commits without an fsync.
         """
@@ -172,9 +178,17 @@ class GroupCommitter:
         self._needs_fsync = self._needs_fsync or fsync
         if durable:
             self.flush()
+        elif within is not None:
+            loop.call_later(within, self._due_by, future)
         else:
             self._arm_lazy()
         return future
+
+    def _due_by(self, future: asyncio.Future[Any]) -> None:
+        """A lazy write's time is up: commit it now if no other write took it along."""
+        if not future.done() and self._queue and not self._urgent:
+            self._urgent = True
+            self._schedule(0)
 
     def _arm_lazy(self) -> None:
         if self._lazy_timer is None and self._loop is not None:

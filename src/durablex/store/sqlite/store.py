@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from durablex.core.clock import Clock, SystemClock
+from durablex.core.ids import new_id
 from durablex.records import AppInfo, Event, Run, SendResult
 from durablex.store import handoff
 from durablex.store.base import (
     AttemptWrite,
     ClaimedRun,
     EventPage,
+    HandOff,
     NewChildRun,
     NewEvent,
     RunFilter,
@@ -27,7 +29,7 @@ from durablex.store.base import (
     WorkflowRegistration,
 )
 from durablex.store.notify import EndWatch, Listener, Notices, hub_for
-from durablex.store.rows import claimed_run
+from durablex.store.rows import claimed_run, new_run
 from durablex.store.sqlite import reads, writes
 from durablex.store.sqlite.committer import BoundWrite, GroupCommitter
 from durablex.store.sqlite.connection import check_durability, connect, migrate, set_up_wal
@@ -36,6 +38,9 @@ from durablex.store.sqlite.wakeups import Wakeups
 T = TypeVar("T")
 
 POLL_INTERVAL = 0.01
+# A run begun by its runner before its start committed (durablex.store.handoff) has its start
+# committed with the first of its writes that must be durable, or after this long at most.
+BEGUN_START_WINDOW = 0.002
 # A client's writer (on its own thread) waits this long for the write lock before the
 # committer retries; a runner's writer never waits, as it would block the event loop.
 WRITER_BUSY_TIMEOUT_MS = 20
@@ -55,6 +60,11 @@ def _runner_committer(client: SqliteStore) -> GroupCommitter | None:
     both: SQLite drops a connection's page cache whenever another connection has written, so
     two writers taking turns each read their pages again (a run's start, step and end took
     about twice as long in their statements, docs/performance.md)."""
+    store = _runner_store(client)
+    return store._committer if store is not None else None
+
+
+def _runner_store(client: SqliteStore) -> SqliteStore | None:
     loop = client._loop
     for store in _runner_stores.get(loop, ()) if loop is not None else ():
         if (
@@ -64,7 +74,7 @@ def _runner_committer(client: SqliteStore) -> GroupCommitter | None:
             and (store.durability == "full" or client.durability == "process")
             and (store.clock is client.clock or _both_system(store.clock, client.clock))
         ):
-            return store._committer
+            return store
     return None
 
 
@@ -445,7 +455,45 @@ class SqliteStore:
                 writes.start_run, app, workflow, input, runner_pin, rerun_of, taker
             ),
             lambda run_id: self._write(writes.release_run, run_id, 1),
+            lambda taker: self._begin_run(app, workflow, input, rerun_of, taker),
         )
+
+    def _begin_run(
+        self,
+        app: str | None,
+        workflow: str,
+        input: bytes | None,
+        rerun_of: str | None,
+        taker: HandOff,
+    ) -> handoff.Begun | None:
+        """A start committed with its run's first writes (``durablex.store.handoff``), when its
+        transaction is made on this loop by a runner's writer: the workflow resolved now, by
+        that writer, and the start queued to commit with the next write that must be durable,
+        or after ``BEGUN_START_WINDOW``."""
+        writer = (
+            self if self.inline else _runner_store(self) if self._commits_beside_runner else None
+        )
+        conn, committer = (writer._writer, writer._committer) if writer else (None, None)
+        if writer is None or not writer.inline or conn is None or committer is None:
+            return None
+        try:
+            app, workflow = reads.resolve_workflow(conn, workflow, app, None)
+        except Exception:  # not found, or in several apps: the start transaction says so
+            return None
+        if not taker.serves(app, workflow):
+            return None
+        event_id, run_id, now = new_id(), new_id(), writer.clock.now_us()
+        claim = new_run(
+            run_id=run_id, app=app, workflow=workflow, input=input, event_id=event_id,
+            parent_run_id=None, parent_step_id=None, runner_pin=None, rerun_of=rerun_of,
+            taker=taker, now_us=now,
+        )[1]  # fmt: skip
+        assert claim is not None
+        args = (app, workflow, input, rerun_of, taker, event_id, run_id, now)
+        started = committer.submit(
+            BoundWrite(writes.start_begun_run, args), durable=False, within=BEGUN_START_WINDOW
+        )
+        return claim, started
 
     async def send_event(self, event: NewEvent) -> SendResult:
         return await self._write(writes.accept_event, event)

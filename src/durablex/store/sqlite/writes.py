@@ -202,6 +202,7 @@ def insert_event_row(
     source_run_id: str | None = None,
     source_step_id: str | None = None,
     started_runs: list[str] | None = None,
+    ts_us: int | None = None,
 ) -> None:
     tx.conn.execute(
         "INSERT INTO events (id, name, data, app, ts, source_run_id, source_step_id,"
@@ -211,7 +212,7 @@ def insert_event_row(
             name,
             data,
             app,
-            tx.now_us,
+            tx.now_us if ts_us is None else ts_us,
             source_run_id,
             source_step_id,
             None if started_runs is None else orjson.dumps(started_runs),
@@ -235,9 +236,11 @@ def insert_run(
     runner_pin: str | None = None,
     rerun_of: str | None = None,
     taker: HandOff | None = None,
+    now_us: int | None = None,
 ) -> tuple[str, tuple[Any, ...] | None]:
     """Insert a run, queued, or claimed by ``taker`` (fence 1) as a claim would if it serves
-    the workflow; return the run's id and then its claim row (as ``claim`` returns)."""
+    the workflow; return the run's id and then its claim row (as ``claim`` returns).
+    ``now_us``: its creation time, if not the transaction's."""
     run_id = run_id or new_id()
     params, claim = new_run(
         run_id=run_id,
@@ -250,7 +253,7 @@ def insert_run(
         runner_pin=runner_pin,
         rerun_of=rerun_of,
         taker=taker,
-        now_us=tx.now_us,
+        now_us=tx.now_us if now_us is None else now_us,
     )
     if claim is None:
         tx.notices.work_due = True
@@ -269,8 +272,41 @@ def start_run(
 ) -> tuple[str, tuple[Any, ...] | None]:
     """The new run's id, and its claim row (as ``claim`` returns) if ``taker`` took it."""
     app, workflow = reads.resolve_workflow(tx.conn, workflow, app, None)
-    event_id, run_id = new_id(), new_id()
-    insert_event_row(tx, event_id, INVOKED_EVENT, input, app, started_runs=[run_id])
+    ids = (new_id(), new_id())
+    return _insert_started(tx, app, workflow, input, runner_pin, rerun_of, taker, *ids, tx.now_us)
+
+
+def start_begun_run(
+    tx: Tx,
+    app: str,
+    workflow: str,
+    input: bytes | None,
+    rerun_of: str | None,
+    taker: HandOff,
+    event_id: str,
+    run_id: str,
+    now_us: int,
+) -> tuple[str, tuple[Any, ...] | None]:
+    """``start_run`` of a run its runner began before this transaction (``durablex.store.
+    handoff``, a start committed with its first writes): its workflow resolved, its ids and its
+    time fixed then, as its runner saw them (the event's time is the workflow's ``event.ts``)."""
+    ids = (event_id, run_id)
+    return _insert_started(tx, app, workflow, input, None, rerun_of, taker, *ids, now_us)
+
+
+def _insert_started(
+    tx: Tx,
+    app: str,
+    workflow: str,
+    input: bytes | None,
+    runner_pin: str | None,
+    rerun_of: str | None,
+    taker: HandOff | None,
+    event_id: str,
+    run_id: str,
+    now_us: int,
+) -> tuple[str, tuple[Any, ...] | None]:
+    insert_event_row(tx, event_id, INVOKED_EVENT, input, app, started_runs=[run_id], ts_us=now_us)
     return insert_run(
         tx,
         app=app,
@@ -281,6 +317,7 @@ def start_run(
         runner_pin=runner_pin,
         rerun_of=rerun_of,
         taker=taker,
+        now_us=now_us,
     )
 
 
