@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
+
+import durablex
 
 from .harness import Harness
 
@@ -77,6 +80,31 @@ def test_kill_mid_step_of_a_run_handed_over_as_it_started(harness: Harness) -> N
     assert_only_slow_ran_again(harness, run_id)
     assert harness.client.get_run(run_id).runner == "r2"
     assert harness.check_exactly_once_after_commit() == 1
+
+
+def test_kill_before_a_begun_runs_start_commits_leaves_no_trace_of_it(harness: Harness) -> None:
+    """On SQLite a run started beside its runner is begun before its start commits
+    (tests/engine/test_begun_starts.py). Killed while its step's body holds the event loop,
+    before that commit: ``start()`` never returned, nothing of the run is stored, and no runner
+    ever runs it; its body ran once, as a body whose result was never committed may."""
+    note = harness.root / "started.txt"
+    first = harness.spawn(
+        "r1", block=["hog"], extra=["--start-here", "loop_hog", "--note", str(note)]
+    )
+    began = harness.wait_until(
+        lambda: [e for e in harness.effects() if e.step_id == "hog"], 15, "the body to begin"
+    )
+    run_id = began[0].run_id
+    harness.kill(first)
+    assert not note.exists()  # start() had not returned
+    with pytest.raises(durablex.RunNotFoundError):
+        harness.client.get_run(run_id)
+    assert harness.client.list_runs(workflow="loop_hog") == []
+
+    harness.spawn("r2")
+    time.sleep(2.5)  # more than the dead runner's lease (1 s) and a claim round after it
+    assert harness.client.list_runs(workflow="loop_hog") == []
+    assert harness.executions(run_id, "hog") == (1, 0)
 
 
 def test_kill_mid_sleep_wakes_on_time_on_another_runner(harness: Harness) -> None:

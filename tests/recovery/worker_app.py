@@ -97,6 +97,17 @@ async def noop(ctx: durablex.Context) -> Any:
     return 1
 
 
+@app.workflow("loop_hog", retries=0)
+async def loop_hog(ctx: durablex.Context) -> Any:
+    """Its step's body runs on the event loop itself: blocked there (``DX_BLOCK``), the loop
+    commits nothing, not even the start of a run begun before its start committed."""
+
+    async def on_the_loop() -> Any:
+        return body(ctx.run_id, "hog")()["v"]
+
+    return await ctx.step.run("hog", on_the_loop)
+
+
 @app.workflow("mid_step", retries=0)
 async def mid_step(ctx: durablex.Context) -> Any:
     a = await step(ctx, "a", 1)
