@@ -71,9 +71,8 @@ def raw_summary(lines: list[dict[str, Any]]) -> str:
     floor = raws.get("raw_engine_1step")
     if floor:
         parts.append(
-            f"raw_engine_1step {floor['commit_ms']:.3f} ms (start {floor['start_ms']:.3f}, "
-            + (f"claim {floor['claim_ms']:.3f}, " if "claim_ms" in floor else "")
-            + f"step with end {floor['step_end_ms']:.3f})"
+            f"raw_engine_1step {floor['commit_ms']:.3f} ms (start, step and end in one commit"
+            + (f"; in two: {floor['two_commits_ms']:.3f} ms)" if "two_commits_ms" in floor else ")")
         )
     steps = raws.get("raw_engine_steps")
     if steps:

@@ -109,7 +109,7 @@ def add_ratios(out: dict[str, Any], raws: dict[str, dict[str, Any]], durability:
         out["ratio_to_step_floor"] = round(rate / steps_floor["rows_per_s"], 3)
     floor = raws.get("raw_engine_1step")
     if floor and out.get("workload") == "latency" and out.get("backend") != "postgres":
-        # the round trip over the engine's own three transactions of a 1-step run, alone
+        # the round trip over the engine's own transaction of a 1-step run, alone
         out["floor_1step_ms"] = floor["commit_ms"]
         if out.get("p50_ms") is not None:
             out["p50_in_engine_floor"] = round(out["p50_ms"] / floor["commit_ms"], 2)
