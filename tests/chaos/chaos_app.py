@@ -1,7 +1,8 @@
 """The app the chaos driver runs in real runner processes, and its ``__main__``.
 
 ``python chaos_app.py DB_URL RUNNER_NAME [--lease 2s]`` runs ``durablex.Runner(app, ...)``
-until SIGTERM/SIGINT or SIGKILL.
+until SIGTERM/SIGINT or SIGKILL. With ``--beside-until TIME --beside-seed S`` it also starts
+runs of ``chaos`` from a client on the runner's own loop until the wall-clock ``TIME``.
 
 A run of ``chaos`` interprets the plan in its input (made by the driver's seeded random
 generator), so its output is a function of the plan, except for the waits, whose results the
@@ -20,11 +21,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import random
+import signal
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+
+from plans import make_plan  # this script's folder is on sys.path
 
 import durablex
 
@@ -32,6 +38,8 @@ app = durablex.App("chaos")
 EMITTED = "chaos.emitted"
 GO = "chaos.go"
 RETRIES = 3
+# runs started beside a runner (``--beside-until``) and not yet ended, at most, per process
+BESIDE_IN_FLIGHT = 4
 
 
 def _append(line: str) -> None:
@@ -157,8 +165,43 @@ def main() -> None:
     parser.add_argument("db")
     parser.add_argument("name")
     parser.add_argument("--lease", default="2s")
+    parser.add_argument("--beside-until", type=float, default=None)
+    parser.add_argument("--beside-seed", default="")
     args = parser.parse_args()
-    durablex.Runner(app, db=args.db, name=args.name, lease=args.lease, grace=1.0).run()
+    runner = durablex.Runner(app, db=args.db, name=args.name, lease=args.lease, grace=1.0)
+    if args.beside_until is None:
+        runner.run()
+        return
+    asyncio.run(serve_and_start_beside(runner, args.db, args.beside_until, args.beside_seed))
+
+
+async def serve_and_start_beside(
+    runner: durablex.Runner, url: str, until: float, seed: str
+) -> None:
+    """Serve, and until the wall-clock time ``until`` keep up to ``BESIDE_IN_FLIGHT`` runs of
+    random plans started from a client on this runner's loop: on SQLite each is begun by this
+    runner before its start commits (``durablex.store.handoff``), and a kill may come before
+    that commit. The driver finds them in the database by their input."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    rng = random.Random(seed)
+    async with runner, durablex.AsyncClient(url) as client:
+        open_runs: set[asyncio.Task[None]] = set()
+
+        async def start_one(plan: list[dict[str, Any]]) -> None:
+            with contextlib.suppress(TimeoutError):
+                await (await client.start("chaos", {"plan": plan})).result(timeout=60)
+
+        while not stop.is_set() and time.time() < until:
+            if len(open_runs) < BESIDE_IN_FLIGHT:
+                task = asyncio.ensure_future(start_one(make_plan(rng, top=True)))
+                open_runs.add(task)
+                task.add_done_callback(open_runs.discard)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), rng.uniform(0.02, 0.2))
+        await stop.wait()
 
 
 if __name__ == "__main__":

@@ -4,12 +4,18 @@
 database (SQLite or PostgreSQL), starts runs of random plans (steps, parallel steps, sleeps,
 waits, children, emits, retries), sends the events the waits expect at random moments, and
 SIGKILLs a random runner at random moments (restarting it at once), for ``config.seconds``.
+Each runner process also starts runs of random plans from a client on its own loop, which
+are handed to it as they start (on SQLite, begun before their start commits); the driver
+finds those in the database by their input, and their waits time out.
 Then it stops the load, lets every run finish and checks, from the database and the
 side-effect file:
 
 - every run is completed, with the output its plan implies;
 - no step body ran again after its value was committed, and two executions of one step are
   explained by a failure of the first (a retry) or by the death of the process that ran it;
+  bodies that ran for a run the database does not hold are counted as a run killed before
+  its start committed (only a run begun beside its runner can be, and the check of the
+  steps of every stored run is unchanged);
 - every emit stored one event and started one listener run; every child step started one
   child run; every event id sent twice was stored once;
 - every wait took the first matching event accepted after its waiter was committed (its park
@@ -42,6 +48,8 @@ import orjson
 import durablex
 from durablex.core.ids import new_id
 
+from .plans import make_plan, plan_total
+
 APP_FILE = Path(__file__).with_name("chaos_app.py")
 GO = "chaos.go"
 EMITTED = "chaos.emitted"
@@ -62,6 +70,9 @@ class Config:
     in_flight: int = 24  # runs started by the driver and not yet finished, at most
     kill_every: float = 2.5  # mean seconds between SIGKILLs
     lease: str = "2s"
+    # each runner process also starts runs from a client on its own loop (on SQLite, begun
+    # before their start commits), as long as the load lasts
+    beside: bool = True
     drain_timeout: float = 180.0
     verbose: bool = False
 
@@ -77,6 +88,8 @@ class Report:
     waits_delivered: int = 0
     waits_timed_out: int = 0
     events_sent: int = 0
+    started_beside: int = 0  # runs the runner processes started on their own loops
+    lost_before_stored: int = 0  # of those, begun and killed before their start committed
     seconds: float = 0.0
     violations: list[str] = field(default_factory=list)
 
@@ -84,62 +97,12 @@ class Report:
         return (
             f"kills survived: {self.kills}; runs: {self.runs} ({self.started} started by the "
             f"driver); steps: {self.steps}; step executions: {self.executions} "
-            f"({self.repeated} repeated after a kill); waits: {self.waits_delivered} resumed "
+            f"({self.repeated} repeated after a kill); runs started beside a runner: "
+            f"{self.started_beside} stored, {self.lost_before_stored} killed before their start "
+            f"committed; waits: {self.waits_delivered} resumed "
             f"by an event, {self.waits_timed_out} timed out; events sent: {self.events_sent}; "
             f"violations: {len(self.violations)}; {self.seconds:.0f}s"
         )
-
-
-# -- plans ------------------------------------------------------------------------------
-
-
-def make_plan(rng: random.Random, *, top: bool) -> list[dict[str, Any]]:
-    kinds = ["step", "par", "sleep", "retry", "emit"] + (["wait", "child"] if top else [])
-    weights = [5, 2, 2, 1, 1] + ([3, 1] if top else [])
-    plan: list[dict[str, Any]] = []
-    for _ in range(rng.randint(2, 6) if top else rng.randint(1, 3)):
-        kind = rng.choices(kinds, weights)[0]
-        if kind == "step":
-            plan.append({"op": "step", "v": rng.randint(1, 99), "ms": rng.choice([0, 0, 5, 40])})
-        elif kind == "par":
-            op: dict[str, Any] = {
-                "op": "par",
-                "vs": [rng.randint(1, 99) for _ in range(rng.randint(2, 5))],
-                "ms": rng.choice([0, 10, 30]),
-            }
-            if rng.random() < 0.3:
-                op["nap"] = rng.randint(10, 400)
-            plan.append(op)
-        elif kind == "sleep":
-            plan.append({"op": "sleep", "ms": rng.choice([0, 20, 100, 300, 800])})
-        elif kind == "retry":
-            plan.append(
-                {
-                    "op": "retry",
-                    "v": rng.randint(1, 99),
-                    "fails": rng.randint(1, 2),
-                    "how": rng.choice(["after", "exc"]),
-                }
-            )
-        elif kind == "emit":
-            plan.append({"op": "emit", "v": rng.randint(1, 99)})
-        elif kind == "wait":
-            plan.append({"op": "wait", "timeout_ms": rng.randint(300, 2500)})
-        else:
-            plan.append({"op": "child", "plan": make_plan(rng, top=False)})
-    return plan
-
-
-def plan_total(plan: list[dict[str, Any]]) -> int:
-    total = 0
-    for op in plan:
-        if op["op"] in ("step", "retry"):
-            total += op["v"]
-        elif op["op"] == "par":
-            total += sum(op["vs"])
-        elif op["op"] == "child":
-            total += plan_total(op["plan"])
-    return total
 
 
 # -- the database, read directly -------------------------------------------------------
@@ -260,6 +223,8 @@ class Chaos:
         else:
             raise ValueError(f"unknown backend {config.backend!r}")
         self.client: durablex.Client | None = None
+        # the wall-clock end of the load, for the runner processes' own starts
+        self.load_until = time.time() + config.seconds
 
     def log(self, message: str) -> None:
         if self.config.verbose:
@@ -273,8 +238,13 @@ class Chaos:
         env = {**os.environ, "DX_EFFECTS": str(self.effects_path), "PYTHONUNBUFFERED": "1"}
         env.pop("DURABLEX_DB", None)
         log = (self.root / f"{name}.log").open("ab")
+        beside = (
+            ["--beside-until", str(self.load_until), "--beside-seed", f"{self.config.seed}-{name}"]
+            if self.config.beside
+            else []
+        )
         popen = subprocess.Popen(
-            [sys.executable, str(APP_FILE), self.url, name, "--lease", self.config.lease],
+            [sys.executable, str(APP_FILE), self.url, name, "--lease", self.config.lease, *beside],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -349,6 +319,7 @@ class Chaos:
 
     def _run(self) -> None:
         cfg = self.config
+        self.load_until = time.time() + 5 + cfg.seconds  # 5 s: the runners' start-up, about
         first = [self.spawn() for _ in range(cfg.runners)]
         deadline = time.monotonic() + 60
         while not all(self.registered(p) for p in first):
@@ -489,6 +460,9 @@ class Chaos:
             )
         }
         self.report.runs = len(runs)
+        self.report.started_beside = sum(
+            1 for run_id, run in runs.items() if run[1] == "chaos" and run_id not in self.plans
+        )
         self.report.steps = sum(len(s) for s in steps.values())
         for run_id, run in runs.items():
             if run[2] != "completed":
@@ -606,7 +580,12 @@ class Chaos:
                         )
                         break
                     self.report.repeated += 1
-        unknown = set(executions) - known
+        # A run begun by its runner before its start committed (a start beside a SQLite
+        # runner) and killed before that commit was never stored: its bodies ran for nothing,
+        # as bodies whose results were not committed may. Every other run's steps are known.
+        lost = {run_id for run_id, _ in executions if run_id not in runs}
+        self.report.lost_before_stored = len(lost)
+        unknown = {key for key in set(executions) - known if key[0] not in lost}
         if unknown:
             self.violation(
                 f"bodies ran for steps the database does not know: {sorted(unknown)[:5]}"
