@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import asyncio
 
-from durablex.store.notify import RECENT_FINAL_ENDS, Listener, Notices, RunEnd
+from durablex.store.notify import (
+    RECENT_END_MAX_BYTES,
+    RECENT_ENDS_BYTES,
+    RECENT_FINAL_ENDS,
+    Listener,
+    Notices,
+    RunEnd,
+)
 
 
 def ended(**ends: RunEnd) -> Notices:
@@ -38,6 +45,22 @@ async def test_only_the_latest_final_ends_are_remembered() -> None:
     assert listener.watch_end("r0").end is None
     assert listener.watch_end("r1").end == done
     assert listener.watch_end(f"r{RECENT_FINAL_ENDS}").end == done
+
+
+async def test_the_ends_remembered_are_bounded_in_bytes_too() -> None:
+    """An output may be megabytes: a large end is not kept, and the kept ones stay under a
+    budget of bytes, the oldest dropped first."""
+    listener = Listener(asyncio.get_running_loop())
+    big = RunEnd("completed", b"x" * (RECENT_END_MAX_BYTES + 1), None)
+    listener.deliver(ended(big=big))
+    assert listener.watch_end("big").end is None
+    piece = RunEnd("completed", b"y" * RECENT_END_MAX_BYTES, None)
+    fit = RECENT_ENDS_BYTES // RECENT_END_MAX_BYTES
+    for i in range(fit + 1):
+        listener.deliver(ended(**{f"p{i}": piece}))
+    assert listener.watch_end("p0").end is None
+    assert listener.watch_end("p1").end == piece
+    assert listener.watch_end(f"p{fit}").end == piece
 
 
 async def test_a_listener_that_waits_for_no_ends_remembers_none() -> None:

@@ -16,8 +16,12 @@ from dataclasses import dataclass, field
 # In ``Notices.terminal``: runs ended that are not named (too many for a datagram, or notices
 # lost while a listener was reconnecting).
 UNNAMED_RUNS = "…"
-# A listener that waits for ends keeps the last this many final ends it was brought.
+# A listener that waits for ends keeps the last final ends it was brought: this many at most,
+# of this many bytes of output and error together, each end of at most RECENT_END_MAX_BYTES
+# (an output may be megabytes; a larger end is read back when asked for).
 RECENT_FINAL_ENDS = 1024
+RECENT_ENDS_BYTES = 4 * 1024 * 1024
+RECENT_END_MAX_BYTES = 64 * 1024
 # Ends no later write changes: only a failed run can be resumed, and no run is deleted.
 FINAL_STATUSES = frozenset({"completed", "cancelled"})
 
@@ -68,6 +72,10 @@ class EndWatch:
         self._listener._unwatch(self)
 
 
+def _end_bytes(end: RunEnd) -> int:
+    return len(end.output or b"") + len(end.error or b"")
+
+
 class Listener:
     """One store instance's inbox, fed from any thread.
 
@@ -91,6 +99,7 @@ class Listener:
         # ended before its waiter watched it (a start that committed with the run's end, say)
         # needs no read
         self._recent_ends: dict[str, RunEnd] = {}
+        self._recent_bytes = 0
 
     def watch_end(self, run_id: str) -> EndWatch:
         """Keep the end of ``run_id`` when a notice brings it. Watch before reading the run:
@@ -102,10 +111,17 @@ class Listener:
         return watch
 
     def _remember(self, run_id: str, end: RunEnd) -> None:
+        size = _end_bytes(end)
+        if size > RECENT_END_MAX_BYTES:
+            return
         recent = self._recent_ends
+        old = recent.pop(run_id, None)
+        if old is not None:
+            self._recent_bytes -= _end_bytes(old)
         recent[run_id] = end
-        if len(recent) > RECENT_FINAL_ENDS:
-            del recent[next(iter(recent))]
+        self._recent_bytes += size
+        while len(recent) > RECENT_FINAL_ENDS or self._recent_bytes > RECENT_ENDS_BYTES:
+            self._recent_bytes -= _end_bytes(recent.pop(next(iter(recent))))
 
     def _unwatch(self, watch: EndWatch) -> None:
         with self._lock:
