@@ -164,3 +164,43 @@ async def test_a_begun_run_is_not_stopped_as_taken_away_before_its_start_commits
         run = await client.get_run(handle.run_id)
     assert checked == [handle.run_id]
     assert [(s.id, s.status, s.attempts) for s in run.steps] == [("one", "completed", 1)]
+
+
+async def test_each_begun_run_commits_its_start_on_the_writer_of_its_own_runner(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runners on one loop and file, each with a writer of its own: a run's start must
+    commit on the writer of the runner that began it, in the transaction of its first
+    writes, or those writes would find no run (and the pass would end until the lease did)."""
+    long_windows(monkeypatch)
+    bodies: list[str] = []
+
+    def app_with_quick(name: str) -> durablex.App:
+        app = durablex.App(name)
+
+        @app.workflow("quick")
+        async def quick(ctx: durablex.Context) -> Any:
+            async def one() -> str:
+                bodies.append(ctx.run_id)
+                return ctx.app
+
+            return await ctx.step.run("one", one)
+
+        return app
+
+    async with (
+        durablex.Runner(app_with_quick("a"), db=db, name="ra"),
+        durablex.Runner(app_with_quick("b"), db=db, name="rb"),
+        durablex.AsyncClient(db) as client,
+    ):
+        for app in ("a", "b"):  # each runner counts the live runners, then takes runs
+            assert await (await client.start("quick", app=app)).result(timeout=15) == app
+        handles = [await client.start("quick", app=app) for app in ("a", "b", "a", "b")]
+        runs = [await client.get_run(h.run_id, with_steps=False) for h in handles]
+        assert [(r.status, r.runner) for r in runs] == [
+            ("completed", "ra"),
+            ("completed", "rb"),
+            ("completed", "ra"),
+            ("completed", "rb"),
+        ]
+    assert sorted(bodies[2:]) == sorted(h.run_id for h in handles)  # each body ran once

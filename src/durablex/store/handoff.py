@@ -21,10 +21,13 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from durablex.store.base import ClaimedRun, HandOff
 from durablex.store.rows import claimed_run
+
+if TYPE_CHECKING:
+    from durablex.store.base import Store
 
 log = logging.getLogger("durablex.store")
 
@@ -34,6 +37,9 @@ class LocalRunner(Protocol):
 
     name: str
     lease_us: int
+    # the runner's own store: a run begun before its start commits has that start committed
+    # by this store's writer, in the transaction of the run's first writes
+    store: Store
 
     def reserve(self, app: str | None, workflow: str) -> bool:
         """On the runner's loop: take a slot for a run of this workflow (``app`` None: in any
@@ -95,23 +101,23 @@ async def start(
     runner_pin: str | None,
     start: Callable[[HandOff | None], Started],
     release: Callable[[str], asyncio.Future[None]],
-    begin: Callable[[HandOff], Begun | None] | None = None,
+    begin: Callable[[LocalRunner, HandOff], Begun | None] | None = None,
 ) -> str:
     """A store's ``start_run`` and ``start_child``: ``start(taker)`` queues the transaction that
     starts the run (claiming it for ``taker`` if not None) and returns its future (the run id,
     and the claim row if taken); ``release(run_id)`` queues a release of a claimed run.
 
-    ``begin(taker)``, where the store can, queues a start that the runner may begin before it
-    commits, and returns the run's claim row with the start's future: the start then commits
-    with the run's first durable writes (one fsync for a short run, not two), and ``start``
-    returns once it has. Until then nothing of the run is stored, so a crash loses the run
-    (``start`` never returned) and its first step may have run for nothing, as a step does that
-    crashes before its record commits."""
+    ``begin(runner, taker)``, where the store can, queues on ``runner.store``'s writer a start
+    that the runner may begin before it commits, and returns the run's claim row with the
+    start's future: the start then commits with the run's first durable writes (one fsync for a
+    short run, not two), and ``start`` returns once it has. Until then nothing of the run is
+    stored, so a crash loses the run (``start`` never returned) and its first step may have run
+    for nothing, as a step does that crashes before its record commits."""
     runner = reserve(database, app, workflow) if runner_pin is None else None
     if runner is None:
         return (await start(None))[0]
     taker = HandOff(runner=runner.name, lease_us=runner.lease_us, serves=runner.serves)
-    begun = begin(taker) if begin is not None else None
+    begun = begin(runner, taker) if begin is not None else None
     if begun is None:
         started = start(taker)
         settle(runner, started, release)

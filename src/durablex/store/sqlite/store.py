@@ -67,15 +67,23 @@ def _runner_committer(client: SqliteStore) -> GroupCommitter | None:
 def _runner_store(client: SqliteStore) -> SqliteStore | None:
     loop = client._loop
     for store in _runner_stores.get(loop, ()) if loop is not None else ():
-        if (
-            store._database == client._database
-            and store._committer is not None
-            and not store._closing
-            and (store.durability == "full" or client.durability == "process")
-            and (store.clock is client.clock or _both_system(store.clock, client.clock))
-        ):
+        if _may_write_for(store, client):
             return store
     return None
+
+
+def _may_write_for(store: SqliteStore, client: SqliteStore) -> bool:
+    """Whether ``store``, a runner's, may commit ``client``'s writes: on its loop (inline), on
+    the same file, at least as durable, on the same clock, and not closing."""
+    return (
+        store.inline
+        and store._loop is client._loop
+        and store._database == client._database
+        and store._committer is not None
+        and not store._closing
+        and (store.durability == "full" or client.durability == "process")
+        and (store.clock is client.clock or _both_system(store.clock, client.clock))
+    )
 
 
 def _both_system(a: Clock, b: Clock) -> bool:
@@ -455,7 +463,7 @@ class SqliteStore:
                 writes.start_run, app, workflow, input, runner_pin, rerun_of, taker
             ),
             lambda run_id: self._write(writes.release_run, run_id, 1),
-            lambda taker: self._begin_run(app, workflow, input, rerun_of, taker),
+            lambda runner, taker: self._begin_run(app, workflow, input, rerun_of, runner, taker),
         )
 
     def _begin_run(
@@ -464,17 +472,19 @@ class SqliteStore:
         workflow: str,
         input: bytes | None,
         rerun_of: str | None,
+        runner: handoff.LocalRunner,
         taker: HandOff,
     ) -> handoff.Begun | None:
-        """A start committed with its run's first writes (``durablex.store.handoff``), when its
-        transaction is made on this loop by a runner's writer: the workflow resolved now, by
-        that writer, and the start queued to commit with the next write that must be durable,
-        or after ``BEGUN_START_WINDOW``."""
-        writer = (
-            self if self.inline else _runner_store(self) if self._commits_beside_runner else None
-        )
-        conn, committer = (writer._writer, writer._committer) if writer else (None, None)
-        if writer is None or not writer.inline or conn is None or committer is None:
+        """A start committed with its run's first writes (``durablex.store.handoff``), when the
+        runner that takes the run writes through a store on this loop that may take this
+        store's writes: the workflow resolved now, by that store's writer, and the start queued
+        there (where the pass's own writes go) to commit with the next write that must be
+        durable, or after ``BEGUN_START_WINDOW``."""
+        writer = runner.store
+        if not isinstance(writer, SqliteStore) or not _may_write_for(writer, self):
+            return None
+        conn, committer = writer._writer, writer._committer
+        if conn is None or committer is None:
             return None
         try:
             app, workflow = reads.resolve_workflow(conn, workflow, app, None)
