@@ -9,9 +9,8 @@ import durablex
 from durablex.core.clock import ManualClock
 from pgtest import fresh_database
 
-# Tests that look inside the SQLite file itself, or of what only its store does, run on SQLite
-# only.
-SQLITE_ONLY_MODULES = {"test_begun_starts", "test_long_steps", "test_store_files"}
+# Tests that look inside the SQLite file itself run on SQLite only.
+SQLITE_ONLY_MODULES = {"test_long_steps", "test_store_files"}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -1,7 +1,7 @@
-"""A run started on the event loop of a SQLite runner that serves it is begun by that runner
-before its start commits; the start commits with the run's first durable writes, or within
-``BEGUN_START_WINDOW`` (``durablex.store.sqlite.store``, ``durablex.store.handoff``): one
-commit, not two, for a short run."""
+"""A run started on the event loop of a runner that serves it is begun by that runner before
+its start commits; the start commits with the run's first durable writes, or within
+``BEGUN_START_WINDOW`` (each store's module, ``durablex.store.handoff``): one commit, not two,
+for a short run."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 import durablex
+from durablex.store.postgres import committer as pg_committer
+from durablex.store.postgres import store as pg_store
 from durablex.store.sqlite import committer as sqlite_committer
 from durablex.store.sqlite import store as sqlite_store
 
@@ -34,8 +36,9 @@ async def taking_runs_as_they_start(
 def long_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     """No commit by a timer: a begun run's start waits for its first durable write, and a lazy
     write (a step's record) for the next durable one, however slow the machine."""
-    monkeypatch.setattr(sqlite_store, "BEGUN_START_WINDOW", 30.0)
-    monkeypatch.setattr(sqlite_committer, "LAZY_FLUSH_DELAY", 30.0)
+    for store, committer in ((sqlite_store, sqlite_committer), (pg_store, pg_committer)):
+        monkeypatch.setattr(store, "BEGUN_START_WINDOW", 30.0)
+        monkeypatch.setattr(committer, "LAZY_FLUSH_DELAY", 30.0)
 
 
 def app_for_counted() -> durablex.App:

@@ -132,12 +132,14 @@ async def test_a_run_handed_to_a_stopping_runner_is_released_to_the_others(db: s
         handle = await starting
         await stopping
         if db.startswith("sqlite"):
-            # on SQLite, `first` began the run before its start committed (test_begun_starts):
-            # a pass it had when its stop began, which it finished in its grace period
+            # on SQLite, `first` began the run before its start committed, in the same turn of
+            # the loop as the reservation (test_begun_starts): a pass it had when its stop
+            # began, which it finished in its grace period
             run = await client.get_run(handle.run_id, with_steps=False)
             assert (run.status, run.runner, passes) == ("completed", "first", [handle.run_id])
             return
-        # elsewhere `first` refuses the run when it is handed over, once the start committed
+        # on PostgreSQL the start reads the workflow's app first: the stop begins meanwhile,
+        # and `first` refuses the run when it is handed over; released once its start commits
         await wait_status(client, handle.run_id, "queued")
         assert passes == []  # `first` never ran it
         async with durablex.Runner(app, db=db, name="second"):

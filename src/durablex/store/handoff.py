@@ -20,7 +20,7 @@ import asyncio
 import logging
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from durablex.store.base import ClaimedRun, HandOff
@@ -101,7 +101,7 @@ async def start(
     runner_pin: str | None,
     start: Callable[[HandOff | None], Started],
     release: Callable[[str], asyncio.Future[None]],
-    begin: Callable[[LocalRunner, HandOff], Begun | None] | None = None,
+    begin: Callable[[LocalRunner, HandOff], Awaitable[Begun | None]] | None = None,
 ) -> str:
     """A store's ``start_run`` and ``start_child``: ``start(taker)`` queues the transaction that
     starts the run (claiming it for ``taker`` if not None) and returns its future (the run id,
@@ -117,7 +117,11 @@ async def start(
     if runner is None:
         return (await start(None))[0]
     taker = HandOff(runner=runner.name, lease_us=runner.lease_us, serves=runner.serves)
-    begun = begin(runner, taker) if begin is not None else None
+    try:
+        begun = await begin(runner, taker) if begin is not None else None
+    except BaseException:
+        runner.unreserve()
+        raise
     if begun is None:
         started = start(taker)
         settle(runner, started, release)

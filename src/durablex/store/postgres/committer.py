@@ -148,10 +148,12 @@ class GroupCommitter:
         fsync: bool = True,
         atomic: bool = False,
         stamped_after_locks: bool = True,
+        within: float | None = None,
     ) -> asyncio.Future[Any]:
         """Queue ``write``; the future resolves with its result once its batch is committed.
 
-        ``durable=False`` writes wait for the next durable one (or a short delay).
+        ``durable=False`` writes wait for the next durable one (or a short delay, or at most
+        ``within`` seconds when given).
         ``fsync=False`` writes (claims, lease renewals) lose nothing if a crash of the server
         undoes them; a batch made only of such writes commits without waiting for the WAL
         flush (``synchronous_commit = off`` for that transaction).
@@ -165,9 +167,17 @@ class GroupCommitter:
         )
         if durable:
             self.flush()
-        elif self._timer is None and self._task is None:
-            self._timer = loop.call_later(LAZY_FLUSH_DELAY, self._lazy_due)
+        else:
+            if within is not None:
+                loop.call_later(within, self._due_by, future)
+            if self._timer is None and self._task is None:
+                self._timer = loop.call_later(LAZY_FLUSH_DELAY, self._lazy_due)
         return future
+
+    def _due_by(self, future: asyncio.Future[Any]) -> None:
+        """A lazy write's time is up: commit it now if no other write took it along."""
+        if not future.done() and not self._closed and self._queue:
+            self.flush()
 
     def flush(self) -> None:
         """Commit what is queued now (with whatever joins it before the batch starts)."""

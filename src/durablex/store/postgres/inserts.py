@@ -39,9 +39,11 @@ async def insert_invoked_event(
     run_id: str,
     source_run_id: str | None = None,
     source_step_id: str | None = None,
+    ts_us: int | None = None,
 ) -> None:
     """Insert the ``durablex/workflow.invoked`` event of a run started by id, with the run it
-    started: a new id, so nothing to wait for (the statement is pipelined with the rest)."""
+    started: a new id, so nothing to wait for (the statement is pipelined with the rest).
+    ``ts_us``: its time, if not the transaction's."""
     await tx.execute(
         "INSERT INTO events (id, name, data, app, ts, source_run_id, source_step_id,"
         " started_runs) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
@@ -50,7 +52,7 @@ async def insert_invoked_event(
             INVOKED_EVENT,
             data,
             app,
-            tx.now_us,
+            tx.now_us if ts_us is None else ts_us,
             source_run_id,
             source_step_id,
             orjson.dumps([run_id]),
@@ -74,9 +76,11 @@ async def insert_run(
     runner_pin: str | None = None,
     rerun_of: str | None = None,
     taker: HandOff | None = None,
+    now_us: int | None = None,
 ) -> tuple[str, tuple[Any, ...] | None]:
     """Insert a run, queued, or claimed by ``taker`` (fence 1) as a claim would if it serves
-    the workflow; return the run's id and then its claim row (as ``claim`` returns)."""
+    the workflow; return the run's id and then its claim row (as ``claim`` returns).
+    ``now_us``: its creation time, if not the transaction's."""
     run_id = run_id or new_id()
     params, claim = new_run(
         run_id=run_id,
@@ -89,7 +93,7 @@ async def insert_run(
         runner_pin=runner_pin,
         rerun_of=rerun_of,
         taker=taker,
-        now_us=tx.now_us,
+        now_us=tx.now_us if now_us is None else now_us,
     )
     if claim is None:
         tx.notices.work_due = True

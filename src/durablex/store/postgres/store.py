@@ -19,12 +19,14 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from durablex.core.clock import Clock, SystemClock
+from durablex.core.ids import new_id
 from durablex.records import AppInfo, Event, Run, SendResult
 from durablex.store import handoff
 from durablex.store.base import (
     AttemptWrite,
     ClaimedRun,
     EventPage,
+    HandOff,
     NewChildRun,
     NewEvent,
     RunFilter,
@@ -45,12 +47,15 @@ from durablex.store.postgres.committer import (
 from durablex.store.postgres.connection import PgConfig, configure, migrate, redact
 from durablex.store.postgres.events import EVENT_LOCK, accept_event
 from durablex.store.postgres.listen import NotifyListener
-from durablex.store.rows import claimed_run
+from durablex.store.rows import claimed_run, new_run
 
 T = TypeVar("T")
 log = logging.getLogger("durablex.store.postgres")
 
 APP_LOCK = "durablex-app:"
+# A run begun by its runner before its start committed (durablex.store.handoff) has its start
+# committed with the first of its writes that must be durable, or after this long at most.
+BEGUN_START_WINDOW = 0.002
 
 
 class PostgresStore:
@@ -457,7 +462,51 @@ class PostgresStore:
                 writes.start_run, app, workflow, input, runner_pin, rerun_of, taker
             ),
             lambda run_id: self._write(writes.release_run, run_id, 1),
+            lambda runner, taker: self._begin_run(app, workflow, input, rerun_of, runner, taker),
         )
+
+    async def _begin_run(
+        self,
+        app: str | None,
+        workflow: str,
+        input: bytes | None,
+        rerun_of: str | None,
+        runner: handoff.LocalRunner,
+        taker: HandOff,
+    ) -> handoff.Begun | None:
+        """A start committed with its run's first writes (``durablex.store.handoff``): the
+        workflow resolved by a read now, and the start queued on the writer of the runner
+        that takes the run (where the pass's own writes go), to commit with the next write
+        that must be durable, or after ``BEGUN_START_WINDOW``."""
+        writer = runner.store
+        if (
+            not isinstance(writer, PostgresStore)
+            or writer.config.identity != self.config.identity
+            or writer._loop is not self._loop
+            or writer._committer is None
+        ):
+            return None
+        try:
+            app, workflow = await self.resolve_workflow(workflow, app, None)
+        except Exception:  # not found, or in several apps: the start transaction says so
+            return None
+        committer = writer._committer
+        if committer is None or not taker.serves(app, workflow):
+            return None
+        event_id, run_id, now = new_id(), new_id(), writer.clock.now_us()
+        claim = new_run(
+            run_id=run_id, app=app, workflow=workflow, input=input, event_id=event_id,
+            parent_run_id=None, parent_step_id=None, runner_pin=None, rerun_of=rerun_of,
+            taker=taker, now_us=now,
+        )[1]  # fmt: skip
+        assert claim is not None
+        args = (app, workflow, input, rerun_of, taker, event_id, run_id, now)
+        started = committer.submit(
+            lambda tx: writes.start_begun_run(tx, *args),
+            durable=False,
+            within=BEGUN_START_WINDOW,
+        )
+        return claim, started
 
     async def send_event(self, event: NewEvent) -> SendResult:
         return await self._write(

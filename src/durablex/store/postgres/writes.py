@@ -221,6 +221,34 @@ async def start_run(
     )
 
 
+async def start_begun_run(
+    tx: Tx,
+    app: str,
+    workflow: str,
+    input: bytes | None,
+    rerun_of: str | None,
+    taker: HandOff,
+    event_id: str,
+    run_id: str,
+    now_us: int,
+) -> tuple[str, tuple[Any, ...] | None]:
+    """``start_run`` of a run its runner began before this transaction (``durablex.store.
+    handoff``): its workflow resolved, its ids and its time fixed then, as its runner saw them
+    (the event's time is the workflow's ``event.ts``)."""
+    await insert_invoked_event(tx, event_id, input, app, run_id, ts_us=now_us)
+    return await insert_run(
+        tx,
+        app=app,
+        workflow=workflow,
+        input=input,
+        event_id=event_id,
+        run_id=run_id,
+        rerun_of=rerun_of,
+        taker=taker,
+        now_us=now_us,
+    )
+
+
 async def start_child(
     tx: Tx, run_id: str, fence: int, step: StepRow, child: NewChildRun, taker: HandOff | None = None
 ) -> tuple[str, tuple[Any, ...] | None]:

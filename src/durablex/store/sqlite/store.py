@@ -466,7 +466,7 @@ class SqliteStore:
             lambda runner, taker: self._begin_run(app, workflow, input, rerun_of, runner, taker),
         )
 
-    def _begin_run(
+    async def _begin_run(
         self,
         app: str | None,
         workflow: str,
