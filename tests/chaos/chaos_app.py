@@ -179,7 +179,7 @@ async def serve_and_start_beside(
     runner: durablex.Runner, url: str, until: float, seed: str
 ) -> None:
     """Serve, and until the wall-clock time ``until`` keep up to ``BESIDE_IN_FLIGHT`` runs of
-    random plans started from a client on this runner's loop: on SQLite each is begun by this
+    random plans started from a client on this runner's loop: each is begun by this
     runner before its start commits (``durablex.store.handoff``), and a kill may come before
     that commit. The driver finds them in the database by their input."""
     stop = asyncio.Event()

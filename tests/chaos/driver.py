@@ -5,7 +5,7 @@ database (SQLite or PostgreSQL), starts runs of random plans (steps, parallel st
 waits, children, emits, retries), sends the events the waits expect at random moments, and
 SIGKILLs a random runner at random moments (restarting it at once), for ``config.seconds``.
 Each runner process also starts runs of random plans from a client on its own loop, which
-are handed to it as they start (on SQLite, begun before their start commits); the driver
+are begun by it before their start commits (durablex.store.handoff); the driver
 finds those in the database by their input, and their waits time out.
 Then it stops the load, lets every run finish and checks, from the database and the
 side-effect file:
@@ -70,8 +70,8 @@ class Config:
     in_flight: int = 24  # runs started by the driver and not yet finished, at most
     kill_every: float = 2.5  # mean seconds between SIGKILLs
     lease: str = "2s"
-    # each runner process also starts runs from a client on its own loop (on SQLite, begun
-    # before their start commits), as long as the load lasts
+    # each runner process also starts runs from a client on its own loop (begun before their
+    # start commits), as long as the load lasts
     beside: bool = True
     drain_timeout: float = 180.0
     verbose: bool = False

@@ -30,8 +30,8 @@ def run_short(config: Config) -> Chaos:
         assert report.kills >= 4, report.summary()
         assert report.started >= 100 and report.waits_delivered and report.waits_timed_out
         assert report.runs > report.started  # children and listeners too
-        # and runs started from a client on the runners' own loops, handed to them as they
-        # start (on SQLite begun before their start commits)
+        # and runs started from a client on the runners' own loops, begun by them before
+        # their start commits
         assert report.started_beside >= 10, report.summary()
         # The checks bite: forget the kills, and every execution they explained is flagged.
         if report.repeated:

@@ -83,7 +83,7 @@ def test_kill_mid_step_of_a_run_handed_over_as_it_started(harness: Harness) -> N
 
 
 def test_kill_before_a_begun_runs_start_commits_leaves_no_trace_of_it(harness: Harness) -> None:
-    """On SQLite a run started beside its runner is begun before its start commits
+    """A run started beside its runner is begun before its start commits
     (tests/engine/test_begun_starts.py). Killed while its step's body holds the event loop,
     before that commit: ``start()`` never returned, nothing of the run is stored, and no runner
     ever runs it; its body ran once, as a body whose result was never committed may."""

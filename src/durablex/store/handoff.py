@@ -8,6 +8,11 @@ transaction and only then start: about 0.6 ms of a 2 ms round trip on this machi
 (docs/performance.md, "Runs handed to the runner of their loop"). A child run started by a
 pass goes the same way to the runner of that pass.
 
+A run started by a client is further begun before its start commits, where the store can
+(``begin`` below): the runner starts its pass at once, and the start commits on that runner's
+writer with the pass's first durable writes, one commit for a short run instead of two
+(design.md, "Runs begun before their start commits").
+
 Nothing here is needed for correctness: a run that cannot be handed over (no runner on the
 loop, no free slot, a runner stopping, another app's workflow) is started queued, as always.
 A run handed to a runner that stopped before it could take it is released at once; one whose
