@@ -257,11 +257,10 @@ def start_step_and_end(t: Any, taker: Any) -> None:
     """A 1-step run begun before its start commits: its start, its step and its end in one
     transaction, as the engine commits them when the client is on the runner's loop
     (``durablex.store.handoff``, ``writes.start_begun_run``)."""
-    from durablex.core.ids import new_id
+    from durablex.store.handoff import begun_run
     from durablex.store.sqlite import writes
 
-    ids = (new_id(), new_id())
-    run_id, _ = writes.start_begun_run(t, "bench", "one", b'{"n":1}', None, taker, *ids, t.now_us)
+    run_id = writes.start_begun_run(t, begun_run("bench", "one", b'{"n":1}', None, taker, t.now_us))
     writes.record_step(t, run_id, 1, _ONE_STEP, None, None)
     writes.complete_run(t, run_id, 1, b"1", open_steps=False)
 

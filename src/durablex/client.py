@@ -289,9 +289,8 @@ class AsyncClient:
         try:
             loop = asyncio.get_running_loop()
             deadline = None if timeout is None else loop.time() + timeout
-            if watch is not None and watch.end is not None:
-                return watch.end
-            if unchanged_since is not None and store.change_mark() == unchanged_since:
+            ended = watch is not None and watch.end is not None  # a final end remembered
+            if not ended and unchanged_since is not None and store.change_mark() == unchanged_since:
                 first = STATUS_POLL if timeout is None else timeout
                 await store.wait_for_change(min(first, STATUS_POLL))
             while True:

@@ -1,7 +1,6 @@
 """A run started on the event loop of a runner that serves it is begun by that runner before
 its start commits; the start commits with the run's first durable writes, or within
-``BEGUN_START_WINDOW`` (each store's module, ``durablex.store.handoff``): one commit, not two,
-for a short run."""
+``durablex.store.handoff.BEGUN_START_WINDOW``: one commit, not two, for a short run."""
 
 from __future__ import annotations
 
@@ -13,10 +12,9 @@ from typing import Any
 import pytest
 
 import durablex
+from durablex.store import handoff
 from durablex.store.postgres import committer as pg_committer
-from durablex.store.postgres import store as pg_store
 from durablex.store.sqlite import committer as sqlite_committer
-from durablex.store.sqlite import store as sqlite_store
 
 from .test_handoff import counted, idle
 
@@ -36,8 +34,8 @@ async def taking_runs_as_they_start(
 def long_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     """No commit by a timer: a begun run's start waits for its first durable write, and a lazy
     write (a step's record) for the next durable one, however slow the machine."""
-    for store, committer in ((sqlite_store, sqlite_committer), (pg_store, pg_committer)):
-        monkeypatch.setattr(store, "BEGUN_START_WINDOW", 30.0)
+    monkeypatch.setattr(handoff, "BEGUN_START_WINDOW", 30.0)
+    for committer in (sqlite_committer, pg_committer):
         monkeypatch.setattr(committer, "LAZY_FLUSH_DELAY", 30.0)
 
 
@@ -86,12 +84,8 @@ async def test_a_begun_run_replays_with_the_event_time_it_first_saw(
     """The run's time is fixed when its runner begins it: a replay reads the same from the
     database, as workflow code must see the same event on every pass."""
     long_windows(monkeypatch)
-    app = durablex.App("a")
+    app = app_for_counted()
     seen: list[str] = []
-
-    @app.workflow("quick")
-    async def quick(ctx: durablex.Context) -> Any:
-        return await ctx.step.run("one", lambda: 1)
 
     @app.workflow("timed")
     async def timed(ctx: durablex.Context) -> Any:
@@ -143,12 +137,8 @@ async def test_a_begun_run_is_not_stopped_as_taken_away_before_its_start_commits
     database. A run whose start has not committed is not there at all, and must not be taken
     for one: here that check runs inside the pass, before the start's commit."""
     long_windows(monkeypatch)
-    app = durablex.App("a")
+    app = app_for_counted()
     checked: list[str] = []
-
-    @app.workflow("quick")
-    async def quick(ctx: durablex.Context) -> Any:
-        return await ctx.step.run("one", lambda: 1)
 
     @app.workflow("checked")
     async def checked_wf(ctx: durablex.Context) -> Any:

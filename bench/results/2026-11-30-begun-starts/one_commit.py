@@ -30,7 +30,7 @@ from bench.raw import (
     store_file,
 )
 
-from durablex.core.ids import new_id
+from durablex.store.handoff import begun_run
 from durablex.store.sqlite import writes
 from durablex.store.sqlite.committer import Tx
 
@@ -55,10 +55,8 @@ def main() -> None:
         conn.execute("BEGIN IMMEDIATE")
         tx = Tx(conn, time.time_ns() // 1000)
         t1 = time.perf_counter()
-        ids = (new_id(), new_id())
-        run_id, _ = writes.start_begun_run(
-            tx, "bench", "one", b'{"n":1}', None, taker, *ids, tx.now_us
-        )
+        run = begun_run("bench", "one", b'{"n":1}', None, taker, tx.now_us)
+        run_id = writes.start_begun_run(tx, run)
         t2 = time.perf_counter()
         writes.record_step(tx, run_id, 1, _ONE_STEP, None, None)
         t3 = time.perf_counter()

@@ -26,10 +26,12 @@ import logging
 import threading
 import weakref
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from durablex.core.ids import new_id
 from durablex.store.base import ClaimedRun, HandOff
-from durablex.store.rows import claimed_run
+from durablex.store.rows import claimed_run, new_run
 
 if TYPE_CHECKING:
     from durablex.store.base import Store
@@ -95,8 +97,41 @@ def reserve(database: str, app: str | None, workflow: str) -> LocalRunner | None
 
 
 Started = asyncio.Future[tuple[str, tuple[Any, ...] | None]]
-# The claim row of a run begun before its start committed, and the start's future.
-Begun = tuple[tuple[Any, ...], Started]
+# The claim row of a run begun before its start committed, and the future of the start (its
+# run id once committed).
+Begun = tuple[tuple[Any, ...], asyncio.Future[str]]
+# A run begun before its start committed has that start committed with the first of its writes
+# that must be durable, or after this long at most.
+BEGUN_START_WINDOW = 0.002
+
+
+@dataclass(frozen=True, slots=True)
+class BegunRun:
+    """What a store fixes of a run that its runner begins before the start commits: the ids,
+    the time (the workflow's ``event.ts``, the same on every replay), the run's INSERT
+    parameters and its claim row, which the start transaction then writes as they are."""
+
+    app: str
+    input: bytes | None
+    event_id: str
+    run_id: str
+    now_us: int
+    params: tuple[Any, ...]
+    claim: tuple[Any, ...]
+
+
+def begun_run(
+    app: str, workflow: str, input: bytes | None, rerun_of: str | None, taker: HandOff, now_us: int
+) -> BegunRun:
+    """A run of a resolved workflow that ``taker`` serves, begun at ``now_us``."""
+    event_id, run_id = new_id(), new_id()
+    params, claim = new_run(
+        run_id=run_id, app=app, workflow=workflow, input=input, event_id=event_id,
+        parent_run_id=None, parent_step_id=None, runner_pin=None, rerun_of=rerun_of,
+        taker=taker, now_us=now_us,
+    )  # fmt: skip
+    assert claim is not None, "the taker serves the workflow"
+    return BegunRun(app, input, event_id, run_id, now_us, params, claim)
 
 
 async def start(
@@ -131,15 +166,16 @@ async def start(
         started = start(taker)
         settle(runner, started, release)
     else:
-        row, started = begun
-        if not runner.adopt(claimed_run(row), started):
+        row, stored = begun
+        if not runner.adopt(claimed_run(row), stored):
 
-            def release_once_stored(future: Started) -> None:
+            def release_once_stored(future: asyncio.Future[str]) -> None:
                 if not future.cancelled() and future.exception() is None:
-                    _release(release, future.result()[0])
+                    _release(release, future.result())
 
-            started.add_done_callback(release_once_stored)
-    # shielded: once queued the start commits, and the runner must learn of it
+            stored.add_done_callback(release_once_stored)
+        # shielded: once queued the start commits, and the runner must learn of it
+        return await asyncio.shield(stored)
     return (await asyncio.shield(started))[0]
 
 

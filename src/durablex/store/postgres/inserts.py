@@ -60,7 +60,7 @@ async def insert_invoked_event(
     )
 
 
-_INSERT_RUN = insert_run_sql("%s")
+INSERT_RUN = insert_run_sql("%s")
 
 
 async def insert_run(
@@ -76,11 +76,9 @@ async def insert_run(
     runner_pin: str | None = None,
     rerun_of: str | None = None,
     taker: HandOff | None = None,
-    now_us: int | None = None,
 ) -> tuple[str, tuple[Any, ...] | None]:
     """Insert a run, queued, or claimed by ``taker`` (fence 1) as a claim would if it serves
-    the workflow; return the run's id and then its claim row (as ``claim`` returns).
-    ``now_us``: its creation time, if not the transaction's."""
+    the workflow; return the run's id and then its claim row (as ``claim`` returns)."""
     run_id = run_id or new_id()
     params, claim = new_run(
         run_id=run_id,
@@ -93,9 +91,9 @@ async def insert_run(
         runner_pin=runner_pin,
         rerun_of=rerun_of,
         taker=taker,
-        now_us=tx.now_us if now_us is None else now_us,
+        now_us=tx.now_us,
     )
     if claim is None:
         tx.notices.work_due = True
-    await tx.execute(_INSERT_RUN, params)
+    await tx.execute(INSERT_RUN, params)
     return run_id, claim

@@ -19,7 +19,6 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from durablex.core.clock import Clock, SystemClock
-from durablex.core.ids import new_id
 from durablex.records import AppInfo, Event, Run, SendResult
 from durablex.store import handoff
 from durablex.store.base import (
@@ -47,15 +46,12 @@ from durablex.store.postgres.committer import (
 from durablex.store.postgres.connection import PgConfig, configure, migrate, redact
 from durablex.store.postgres.events import EVENT_LOCK, accept_event
 from durablex.store.postgres.listen import NotifyListener
-from durablex.store.rows import claimed_run, new_run
+from durablex.store.rows import claimed_run
 
 T = TypeVar("T")
 log = logging.getLogger("durablex.store.postgres")
 
 APP_LOCK = "durablex-app:"
-# A run begun by its runner before its start committed (durablex.store.handoff) has its start
-# committed with the first of its writes that must be durable, or after this long at most.
-BEGUN_START_WINDOW = 0.002
 
 
 class PostgresStore:
@@ -477,7 +473,7 @@ class PostgresStore:
         """A start committed with its run's first writes (``durablex.store.handoff``): the
         workflow resolved by a read now, and the start queued on the writer of the runner
         that takes the run (where the pass's own writes go), to commit with the next write
-        that must be durable, or after ``BEGUN_START_WINDOW``."""
+        that must be durable, or after ``handoff.BEGUN_START_WINDOW``."""
         writer = runner.store
         if (
             not isinstance(writer, PostgresStore)
@@ -493,20 +489,13 @@ class PostgresStore:
         committer = writer._committer
         if committer is None or not taker.serves(app, workflow):
             return None
-        event_id, run_id, now = new_id(), new_id(), writer.clock.now_us()
-        claim = new_run(
-            run_id=run_id, app=app, workflow=workflow, input=input, event_id=event_id,
-            parent_run_id=None, parent_step_id=None, runner_pin=None, rerun_of=rerun_of,
-            taker=taker, now_us=now,
-        )[1]  # fmt: skip
-        assert claim is not None
-        args = (app, workflow, input, rerun_of, taker, event_id, run_id, now)
-        started = committer.submit(
-            lambda tx: writes.start_begun_run(tx, *args),
+        run = handoff.begun_run(app, workflow, input, rerun_of, taker, writer.clock.now_us())
+        stored = committer.submit(
+            lambda tx: writes.start_begun_run(tx, run),
             durable=False,
-            within=BEGUN_START_WINDOW,
+            within=handoff.BEGUN_START_WINDOW,
         )
-        return claim, started
+        return run.claim, stored
 
     async def send_event(self, event: NewEvent) -> SendResult:
         return await self._write(

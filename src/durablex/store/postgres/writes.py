@@ -25,10 +25,11 @@ from durablex.store.base import (
     WaiterWrite,
     WorkflowRegistration,
 )
+from durablex.store.handoff import BegunRun
 from durablex.store.notify import RunEnd
 from durablex.store.postgres.committer import Deferred, Tx
 from durablex.store.postgres.events import WAKE_SET, accept_event, sql_match
-from durablex.store.postgres.inserts import insert_invoked_event, insert_run
+from durablex.store.postgres.inserts import INSERT_RUN, insert_invoked_event, insert_run
 from durablex.store.rows import (
     HELD_SQL,
     NOT_TERMINAL_SQL,
@@ -221,32 +222,12 @@ async def start_run(
     )
 
 
-async def start_begun_run(
-    tx: Tx,
-    app: str,
-    workflow: str,
-    input: bytes | None,
-    rerun_of: str | None,
-    taker: HandOff,
-    event_id: str,
-    run_id: str,
-    now_us: int,
-) -> tuple[str, tuple[Any, ...] | None]:
+async def start_begun_run(tx: Tx, run: BegunRun) -> str:
     """``start_run`` of a run its runner began before this transaction (``durablex.store.
-    handoff``): its workflow resolved, its ids and its time fixed then, as its runner saw them
-    (the event's time is the workflow's ``event.ts``)."""
-    await insert_invoked_event(tx, event_id, input, app, run_id, ts_us=now_us)
-    return await insert_run(
-        tx,
-        app=app,
-        workflow=workflow,
-        input=input,
-        event_id=event_id,
-        run_id=run_id,
-        rerun_of=rerun_of,
-        taker=taker,
-        now_us=now_us,
-    )
+    handoff``): its event and its row as they were fixed then; the run's id."""
+    await insert_invoked_event(tx, run.event_id, run.input, run.app, run.run_id, ts_us=run.now_us)
+    await tx.execute(INSERT_RUN, run.params)
+    return run.run_id
 
 
 async def start_child(

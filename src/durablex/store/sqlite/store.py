@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from durablex.core.clock import Clock, SystemClock
-from durablex.core.ids import new_id
 from durablex.records import AppInfo, Event, Run, SendResult
 from durablex.store import handoff
 from durablex.store.base import (
@@ -29,7 +28,7 @@ from durablex.store.base import (
     WorkflowRegistration,
 )
 from durablex.store.notify import EndWatch, Listener, Notices, hub_for
-from durablex.store.rows import claimed_run, new_run
+from durablex.store.rows import claimed_run
 from durablex.store.sqlite import reads, writes
 from durablex.store.sqlite.committer import BoundWrite, GroupCommitter
 from durablex.store.sqlite.connection import check_durability, connect, migrate, set_up_wal
@@ -38,9 +37,6 @@ from durablex.store.sqlite.wakeups import Wakeups
 T = TypeVar("T")
 
 POLL_INTERVAL = 0.01
-# A run begun by its runner before its start committed (durablex.store.handoff) has its start
-# committed with the first of its writes that must be durable, or after this long at most.
-BEGUN_START_WINDOW = 0.002
 # A client's writer (on its own thread) waits this long for the write lock before the
 # committer retries; a runner's writer never waits, as it would block the event loop.
 WRITER_BUSY_TIMEOUT_MS = 20
@@ -479,7 +475,7 @@ class SqliteStore:
         runner that takes the run writes through a store on this loop that may take this
         store's writes: the workflow resolved now, by that store's writer, and the start queued
         there (where the pass's own writes go) to commit with the next write that must be
-        durable, or after ``BEGUN_START_WINDOW``."""
+        durable, or after ``handoff.BEGUN_START_WINDOW``."""
         writer = runner.store
         if not isinstance(writer, SqliteStore) or not _may_write_for(writer, self):
             return None
@@ -492,18 +488,13 @@ class SqliteStore:
             return None
         if not taker.serves(app, workflow):
             return None
-        event_id, run_id, now = new_id(), new_id(), writer.clock.now_us()
-        claim = new_run(
-            run_id=run_id, app=app, workflow=workflow, input=input, event_id=event_id,
-            parent_run_id=None, parent_step_id=None, runner_pin=None, rerun_of=rerun_of,
-            taker=taker, now_us=now,
-        )[1]  # fmt: skip
-        assert claim is not None
-        args = (app, workflow, input, rerun_of, taker, event_id, run_id, now)
-        started = committer.submit(
-            BoundWrite(writes.start_begun_run, args), durable=False, within=BEGUN_START_WINDOW
+        run = handoff.begun_run(app, workflow, input, rerun_of, taker, writer.clock.now_us())
+        stored = committer.submit(
+            BoundWrite(writes.start_begun_run, (run,)),
+            durable=False,
+            within=handoff.BEGUN_START_WINDOW,
         )
-        return claim, started
+        return run.claim, stored
 
     async def send_event(self, event: NewEvent) -> SendResult:
         return await self._write(writes.accept_event, event)

@@ -24,6 +24,7 @@ from durablex.store.base import (
     WaiterWrite,
     WorkflowRegistration,
 )
+from durablex.store.handoff import BegunRun
 from durablex.store.notify import RunEnd
 from durablex.store.rows import (
     HELD_SQL,
@@ -236,11 +237,9 @@ def insert_run(
     runner_pin: str | None = None,
     rerun_of: str | None = None,
     taker: HandOff | None = None,
-    now_us: int | None = None,
 ) -> tuple[str, tuple[Any, ...] | None]:
     """Insert a run, queued, or claimed by ``taker`` (fence 1) as a claim would if it serves
-    the workflow; return the run's id and then its claim row (as ``claim`` returns).
-    ``now_us``: its creation time, if not the transaction's."""
+    the workflow; return the run's id and then its claim row (as ``claim`` returns)."""
     run_id = run_id or new_id()
     params, claim = new_run(
         run_id=run_id,
@@ -253,7 +252,7 @@ def insert_run(
         runner_pin=runner_pin,
         rerun_of=rerun_of,
         taker=taker,
-        now_us=tx.now_us if now_us is None else now_us,
+        now_us=tx.now_us,
     )
     if claim is None:
         tx.notices.work_due = True
@@ -272,41 +271,8 @@ def start_run(
 ) -> tuple[str, tuple[Any, ...] | None]:
     """The new run's id, and its claim row (as ``claim`` returns) if ``taker`` took it."""
     app, workflow = reads.resolve_workflow(tx.conn, workflow, app, None)
-    ids = (new_id(), new_id())
-    return _insert_started(tx, app, workflow, input, runner_pin, rerun_of, taker, *ids, tx.now_us)
-
-
-def start_begun_run(
-    tx: Tx,
-    app: str,
-    workflow: str,
-    input: bytes | None,
-    rerun_of: str | None,
-    taker: HandOff,
-    event_id: str,
-    run_id: str,
-    now_us: int,
-) -> tuple[str, tuple[Any, ...] | None]:
-    """``start_run`` of a run its runner began before this transaction (``durablex.store.
-    handoff``, a start committed with its first writes): its workflow resolved, its ids and its
-    time fixed then, as its runner saw them (the event's time is the workflow's ``event.ts``)."""
-    ids = (event_id, run_id)
-    return _insert_started(tx, app, workflow, input, None, rerun_of, taker, *ids, now_us)
-
-
-def _insert_started(
-    tx: Tx,
-    app: str,
-    workflow: str,
-    input: bytes | None,
-    runner_pin: str | None,
-    rerun_of: str | None,
-    taker: HandOff | None,
-    event_id: str,
-    run_id: str,
-    now_us: int,
-) -> tuple[str, tuple[Any, ...] | None]:
-    insert_event_row(tx, event_id, INVOKED_EVENT, input, app, started_runs=[run_id], ts_us=now_us)
+    event_id, run_id = new_id(), new_id()
+    insert_event_row(tx, event_id, INVOKED_EVENT, input, app, started_runs=[run_id])
     return insert_run(
         tx,
         app=app,
@@ -317,8 +283,23 @@ def _insert_started(
         runner_pin=runner_pin,
         rerun_of=rerun_of,
         taker=taker,
-        now_us=now_us,
     )
+
+
+def start_begun_run(tx: Tx, run: BegunRun) -> str:
+    """``start_run`` of a run its runner began before this transaction (``durablex.store.
+    handoff``): its event and its row as they were fixed then; the run's id."""
+    insert_event_row(
+        tx,
+        run.event_id,
+        INVOKED_EVENT,
+        run.input,
+        run.app,
+        started_runs=[run.run_id],
+        ts_us=run.now_us,
+    )
+    tx.conn.execute(_INSERT_RUN, run.params)
+    return run.run_id
 
 
 def start_child(
