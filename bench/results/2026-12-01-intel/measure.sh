@@ -14,8 +14,8 @@ $PY -m bench fanout --runners 1 2 --runner-procs --repeat 3 --out $R/fanout.json
 $PY -m bench event --R 10000 --runners 1 2 --runner-procs --repeat 3 --out $R/event.jsonl >$R/event.txt 2>&1
 $PY -m bench sleep --R 10000 --D 2 --runners 1 2 --runner-procs --repeat 3 --out $R/sleep.jsonl >$R/sleep.txt 2>&1
 $PY -m bench parked resume --repeat 3 --out $R/parked-resume.jsonl >$R/parked-resume.txt 2>&1
+# ten more rounds of seq and latency, then the throughput sweep and the plot of docs/performance.md
+$PY -m bench seq latency --repeat 10 --out $R/seq-latency-10.jsonl >$R/seq-latency-10.txt 2>&1
+$PY -m bench sweep --durability full process --vs dbos --out $R/sweep.jsonl \
+    --plot docs/images/throughput.png >$R/sweep.txt 2>&1
 echo done >$R/DONE
-# then ten more rounds of seq and latency (seq-latency-10.jsonl)
-# $PY -m bench seq latency --repeat 10 --out $R/seq-latency-10.jsonl
-# the throughput plot of docs/performance.md on this machine
-# $PY -m bench sweep --durability full process --vs dbos --out $R/sweep.jsonl --plot docs/images/throughput.png
