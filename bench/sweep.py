@@ -14,6 +14,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +80,11 @@ def main(argv: list[str]) -> None:
     print(file=sys.stderr)
     print(report.table(lines), file=sys.stderr)
     if args.plot:
-        tmp = Path(args.plot).with_suffix(".jsonl")
-        tmp.write_text("".join(report.dumps(o) + "\n" for o in lines))
-        plot = Path(__file__).with_name("plot.py")
-        subprocess.run([str(vs.python()), str(plot), str(tmp), args.plot], check=True)
-        tmp.unlink()
+        # the points go to a file of their own: one beside the PNG could be the --out file
+        with tempfile.TemporaryDirectory(prefix="dxbench-plot-", dir=args.tmpdir) as tmp:
+            points = Path(tmp) / "points.jsonl"
+            points.write_text("".join(report.dumps(o) + "\n" for o in lines))
+            plot = Path(__file__).with_name("plot.py")
+            subprocess.run([str(vs.python()), str(plot), str(points), args.plot], check=True)
     if any(o.get("error") for o in lines):
         sys.exit(1)

@@ -240,7 +240,7 @@ async def seq(c: Ctx, p: dict[str, Any]) -> dict[str, Any]:
         db = Db(c.path)
         t0 = now_us()
         handle = await client.start("seq", {"n": n})
-        await db.wait_status("completed", 1, c.timeout)
+        await handle.result(timeout=c.timeout)
         wall_us = db.max_ended() - t0
         gaps = step_gaps_us(db, handle.run_id)
     wall = wall_us / 1e6
