@@ -18,4 +18,6 @@ $PY -m bench parked resume --repeat 3 --out $R/parked-resume.jsonl >$R/parked-re
 $PY -m bench seq latency --repeat 10 --out $R/seq-latency-10.jsonl >$R/seq-latency-10.txt 2>&1
 $PY -m bench sweep --durability full process --vs dbos --out $R/sweep.jsonl \
     --plot docs/images/throughput.png >$R/sweep.txt 2>&1
+# six more, after seq's client was changed to await the run's result (58d2820)
+$PY -m bench seq latency --repeat 6 --out $R/seq-latency-result.jsonl >$R/seq-latency-result.txt 2>&1
 echo done >$R/DONE
