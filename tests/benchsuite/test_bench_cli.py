@@ -108,18 +108,19 @@ def test_every_workload_reports_its_figures_against_the_raw_limits_of_the_same_r
             in_commits = line["p50_ms"] / raws["raw_commit"]["commit_ms"]
             assert line["p50_in_raw_commits"] == pytest.approx(in_commits, rel=0.02, abs=0.01)
 
-    assert ours["seq"]["steps_per_s"] == pytest.approx(20 / ours["seq"]["wall_s"], rel=0.02)
+    # wall_s is rounded to 0.1 ms in the line, a few % of these tiny runs
+    assert ours["seq"]["steps_per_s"] == pytest.approx(20 / ours["seq"]["wall_s"], rel=0.05)
     assert ours["seq"]["ratio_to_step_floor"] == pytest.approx(
         ours["seq"]["steps_per_s"] / raws["raw_engine_steps"]["rows_per_s"], rel=0.01, abs=0.002
     )
-    assert ours["fanout"]["steps_per_s"] == pytest.approx(40 / ours["fanout"]["wall_s"], rel=0.02)
+    assert ours["fanout"]["steps_per_s"] == pytest.approx(40 / ours["fanout"]["wall_s"], rel=0.05)
     assert ours["latency"]["floor_1step_ms"] == raws["raw_engine_1step"]["commit_ms"]
     assert ours["sleep"]["wall_s"] >= 0.2  # the durable sleep itself
     assert ours["sleep"]["late_min_ms"] <= ours["sleep"]["p50_ms"]
     assert ours["event"]["resumed"] == 20
     assert ours["event"]["waiters_before_send"] == 20
     assert ours["event"]["floor_event_s"] > 0
-    assert ours["parked"]["runs_per_s"] == pytest.approx(20 / ours["parked"]["wall_s"], rel=0.02)
+    assert ours["parked"]["runs_per_s"] == pytest.approx(20 / ours["parked"]["wall_s"], rel=0.05)
     assert ours["resume"]["steps_in_journal"] >= 20
 
     # the short table on stderr names every workload and raw limit
