@@ -21,3 +21,6 @@ $PY -m bench sweep --durability full process --vs dbos --out $R/sweep.jsonl \
 # six more, after seq's client was changed to await the run's result (58d2820)
 $PY -m bench seq latency --repeat 6 --out $R/seq-latency-result.jsonl >$R/seq-latency-result.txt 2>&1
 echo done >$R/DONE
+# PostgreSQL (the local server of scripts/postgres), one and two runner processes, against DBOS
+$PY -m bench --backend postgres --vs dbos --runners 1 2 --runner-procs --skip parked \
+    --out $R/postgres.jsonl >$R/postgres.txt 2>&1
