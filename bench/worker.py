@@ -111,7 +111,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         figures["client_peak_rss_mb"] = own_mb
     elif figures.get("peak_rss_mb") is None:
         figures["peak_rss_mb"] = own_mb
-    figures["runners"] = f"{runners} process(es)" if runners else "in-process"
+    if args.workload == "parked":
+        figures["runners"] = "1 process (its own)"
+    else:
+        figures["runners"] = f"{runners} process(es)" if runners else "in-process"
     figures["params"] = params
     return figures
 

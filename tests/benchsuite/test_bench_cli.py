@@ -121,6 +121,7 @@ def test_every_workload_reports_its_figures_against_the_raw_limits_of_the_same_r
     assert ours["event"]["waiters_before_send"] == 20
     assert ours["event"]["floor_event_s"] > 0
     assert ours["parked"]["runs_per_s"] == pytest.approx(20 / ours["parked"]["wall_s"], rel=0.05)
+    assert ours["parked"]["runners"] == "1 process (its own)"  # its RSS is the runner's
     assert ours["resume"]["steps_in_journal"] >= 20
 
     # the short table on stderr names every workload and raw limit
@@ -137,7 +138,8 @@ def test_every_workload_reports_its_figures_against_the_raw_limits_of_the_same_r
     assert "single-row fsync'd commit" in table
     for workload, params in expected_params.items():
         shown = " ".join(f"{key}={value}" for key, value in params.items())
-        assert f"| {workload} | {shown} | durablex |" in table
+        who = "durablex, 1 runner process" if workload == "parked" else "durablex"
+        assert f"| {workload} | {shown} | {who} |" in table
 
 
 def test_process_durability_is_compared_with_raw_commits_of_the_same_setting(
