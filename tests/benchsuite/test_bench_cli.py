@@ -209,9 +209,16 @@ def test_bad_arguments_are_refused_with_what_is_accepted(tmp_path: Path) -> None
     assert "no PostgreSQL server reachable at " + unreachable in done.stderr
 
 
+# The first of these on a new machine creates the DBOS venv: pip downloads dbos and matplotlib.
+INSTALL_TIMEOUT = 900
+
+
+@pytest.mark.timeout(INSTALL_TIMEOUT)
 def test_vs_dbos_alternates_the_two_systems_and_orients_each_ratio(tmp_path: Path) -> None:
     """DBOS Transact is installed from the package index into its own venv on first use."""
-    done, lines = run_bench(tmp_path, "seq", "latency", "--vs", "dbos", *TINY, *RAW_SMALL)
+    done, lines = run_bench(
+        tmp_path, "seq", "latency", "--vs", "dbos", *TINY, *RAW_SMALL, timeout=INSTALL_TIMEOUT
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     order = [(line.get("system"), line["workload"]) for line in lines if "workload" in line]
     measured = [(system, workload) for system, workload in order if system != "sqlite3-raw"]
@@ -232,6 +239,7 @@ def test_vs_dbos_alternates_the_two_systems_and_orients_each_ratio(tmp_path: Pat
     assert "ratio (>1: durablex better)" in done.stderr
 
 
+@pytest.mark.timeout(INSTALL_TIMEOUT)
 def test_sweep_draws_throughput_against_concurrency(tmp_path: Path) -> None:
     out, png = tmp_path / "sweep.jsonl", tmp_path / "sweep.png"
     done = subprocess.run(
@@ -260,7 +268,7 @@ def test_sweep_draws_throughput_against_concurrency(tmp_path: Path) -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=INSTALL_TIMEOUT,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     points = [json.loads(text) for text in out.read_text().splitlines()]
