@@ -223,8 +223,8 @@ class Chaos:
         else:
             raise ValueError(f"unknown backend {config.backend!r}")
         self.client: durablex.Client | None = None
-        # the wall-clock end of the load, for the runner processes' own starts
-        self.load_until = time.time() + config.seconds
+        # the wall-clock end of the load, for the runner processes' own starts (set by _run)
+        self.load_until = 0.0
 
     def log(self, message: str) -> None:
         if self.config.verbose:
