@@ -151,6 +151,50 @@ async def test_each_step_is_stored_before_the_next_step_body_starts(db: str) -> 
     assert all(s.status == "completed" for s in run.steps)
 
 
+async def test_a_run_of_quick_steps_lets_the_runners_loop_turn_while_it_runs(db: str) -> None:
+    """Steps whose bodies return without awaiting anything, committed inline, never wait for
+    the event loop; the run must still let it turn, or the runner's lease renewals, timers and
+    other runs wait for the whole run. A task on the runner's loop sees the run midway, both
+    on its first pass and when a second pass replays its completed steps."""
+    app = durablex.App("a")
+    steps = 3000
+    calls = [0]
+    passes: list[set[int]] = []  # for each pass, how far along the task saw it
+    through = [0]
+
+    async def quick() -> int:
+        calls[0] += 1
+        return calls[0]
+
+    @app.workflow("quick")
+    async def many_quick_steps(ctx: durablex.Context) -> int:
+        passes.append(set())
+        through[0] = 0
+        for i in range(steps):
+            await ctx.step.run(f"s{i}", quick)
+            through[0] += 1
+        await ctx.step.sleep("pause", f"{REPLAY_SLEEP_MS}ms")
+        return calls[0]
+
+    async def watch() -> None:
+        while True:
+            if passes and 0 < through[0] < steps:
+                passes[-1].add(through[0])
+            await asyncio.sleep(0)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        async with durablex.Runner(app, db=db, hold=0), durablex.AsyncClient(db) as client:
+            handle = await client.start("quick")
+            assert await handle.result(timeout=60) == steps
+    finally:
+        watcher.cancel()
+    first, replay = passes
+    assert first, "the loop never turned while the first pass ran its steps"
+    assert replay, "the loop never turned while the second pass replayed them"
+    assert calls[0] == steps  # the replay ran no body again
+
+
 def completed_steps_now(db: str, run_id: str) -> set[str]:
     """The run's completed steps as committed at this very moment (a blocking read on a
     connection of its own, so that no commit can slip in before it)."""

@@ -15,6 +15,7 @@ import enum
 import functools
 import inspect
 import logging
+import time
 import types
 import weakref
 from collections.abc import Callable
@@ -57,6 +58,12 @@ log = logging.getLogger("durablex.runner")
 SETTLE_ROUNDS = 3
 RUNNING_MARKER_DELAY = 0.2
 UNWIND_TIMEOUT = 5.0
+# A workflow whose steps finish without awaiting anything (async bodies that return at once,
+# records committed inline, a replay of completed steps) would never give the event loop a
+# turn: a 5,000-step run held a runner's loop for 1 s, and its lease renewals, timers and other
+# runs waited for all of it. A step gives the loop a turn once this long has passed since the
+# last one it gave.
+LOOP_TURN_EVERY = 0.005
 
 
 class Outcome(enum.Enum):
@@ -126,6 +133,7 @@ class RunPass:
         self._unconfirmed: list[tuple[str, asyncio.Future[None]]] = []
         self._record_failed: asyncio.Future[None] | None = None
         self._markers: _RunningMarkers | None = None
+        self._turn_due = time.perf_counter() + LOOP_TURN_EVERY
 
     # -- driving the pass ----------------------------------------------------------------
 
@@ -313,6 +321,10 @@ class RunPass:
 
     # -- shared step plumbing ------------------------------------------------------------
 
+    async def _give_turn(self) -> None:
+        await asyncio.sleep(0)
+        self._turn_due = time.perf_counter() + LOOP_TURN_EVERY
+
     def enter(self, step_id: str) -> tuple[str, list[str], StepRow | None]:
         if self._closing:
             raise PassClosed()
@@ -475,6 +487,8 @@ class RunPass:
         fn: Callable[..., Any],
         retries: int | None,
     ) -> Any:
+        if time.perf_counter() >= self._turn_due:
+            await self._give_turn()
         key, after, row = self.enter(step_id)
         try:
             if row is not None:
@@ -681,6 +695,8 @@ class RunPass:
     async def sleep_step(
         self, step_id: str, kind: str, wake_us: int | None, delay_us: int | None, recorded: Any
     ) -> None:
+        if time.perf_counter() >= self._turn_due:
+            await self._give_turn()
         key, after, row = self.enter(step_id)
         try:
             now = self.now_us()
@@ -725,6 +741,8 @@ class RunPass:
         match: dict[str, Any] | None,
         recorded: Any,
     ) -> Any:
+        if time.perf_counter() >= self._turn_due:
+            await self._give_turn()
         key, after, row = self.enter(step_id)
         try:
             now = self.now_us()
@@ -768,6 +786,8 @@ class RunPass:
         app: str | None,
         runner: str | None,
     ) -> Any:
+        if time.perf_counter() >= self._turn_due:
+            await self._give_turn()
         key, after, row = self.enter(step_id)
         try:
             if row is None:
@@ -828,6 +848,8 @@ class RunPass:
     async def emit_step(
         self, step_id: str, name: str, data: bytes | None, data_value: Any, app: str | None
     ) -> str:
+        if time.perf_counter() >= self._turn_due:
+            await self._give_turn()
         key, after, row = self.enter(step_id)
         try:
             if row is None:
