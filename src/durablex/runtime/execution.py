@@ -448,7 +448,11 @@ class RunPass:
         for _, future in self._unconfirmed:
             if future.done() and (future.cancelled() or future.exception() is not None):
                 self._record_failed = future  # every later step of this pass must see it too
-        self._unconfirmed = [item for item in self._unconfirmed if not item[1].done()]
+        unconfirmed = self._unconfirmed
+        if unconfirmed and not unconfirmed[-1][1].done():
+            self._unconfirmed = [item for item in unconfirmed if not item[1].done()]
+        else:
+            unconfirmed.clear()  # the last done means all are (see above)
         failed = self._record_failed
         if failed is not None:
             if failed.cancelled():
@@ -565,7 +569,11 @@ class RunPass:
             if self._unconfirmed:
                 await self._confirm()
             try:
-                result = await self._call(fn, (value,) if has_input else ())
+                args = (value,) if has_input else ()
+                if _is_coroutine_function(fn):
+                    result = await fn(*args)
+                else:
+                    result = await self._call_in_thread(fn, args)
                 output, form = encode_form(result, step_id=key, max_bytes=self.max_payload_bytes)
             except Exception as exc:
                 flight.settled = True
@@ -596,9 +604,7 @@ class RunPass:
         finally:
             self.inflight.pop(key, None)
 
-    async def _call(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-        if _is_coroutine_function(fn):
-            return await fn(*args)
+    async def _call_in_thread(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         loop = asyncio.get_running_loop()
         result = await loop.run_in_executor(self.executor, functools.partial(fn, *args))
         if inspect.isawaitable(result):
