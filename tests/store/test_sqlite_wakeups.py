@@ -4,8 +4,10 @@ store through its datagram socket, without waiting for the data_version poll."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -27,7 +29,7 @@ from durablex.store.sqlite.wakeups import (
     socket_dir,
 )
 
-from .helpers import APP, register
+from .helpers import APP, claim_one, register, started, step
 
 OTHER_PROCESS = textwrap.dedent(
     """
@@ -109,6 +111,38 @@ async def test_another_process_commit_wakes_a_waiting_store_without_polling(
         await store.close()
     # the last store of this database removed its socket and the database's directory
     assert not socket_dir(db).exists()
+
+
+async def test_a_client_beside_a_runner_polls_for_other_writers_only(short_tmp: Path) -> None:
+    """A client's store on a runner's loop commits through the runner's writer, and everything
+    that writer commits is told in this process by notices: its poll must not wake on those
+    commits (a step record raises no notice, and a waiter for a run's end would otherwise read
+    the run again at every poll while the run steps), yet still wake on another writer's."""
+    db = short_tmp / "x.db"
+    runner = SqliteStore(db, inline=True)
+    client = SqliteStore(db, inline=None)
+    await runner.open()
+    await client.open()
+    try:
+        await register(runner, ("wf", ()))
+        run_id = await started(client)
+        fence = (await claim_one(runner)).fence
+        while await client.wait_for_change(0) is not None:
+            pass  # what the start and the claim told
+        for seq in range(1, 4):
+            await runner.record_step(run_id, fence, step(f"s{seq}", seq))
+        assert await client.wait_for_change(4 * sqlite_store.POLL_INTERVAL) is None
+
+        def another_writer() -> None:  # no notice, no datagram: only the poll can tell
+            with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+                conn.execute("UPDATE runs SET due_at = due_at WHERE id = ?", (run_id,))
+
+        await asyncio.to_thread(another_writer)
+        told = await client.wait_for_change(5.0)
+        assert told is not None and told.work_due
+    finally:
+        await client.close()
+        await runner.close()
 
 
 async def test_a_socket_left_by_a_dead_process_is_removed_by_the_next_sender(
