@@ -15,4 +15,10 @@ $PY -m bench event --R 10000 --runners 1 2 --runner-procs --repeat 3 --out $R/ev
 $PY -m bench sleep --R 10000 --D 2 --runners 1 2 --runner-procs --repeat 3 --out $R/sleep.jsonl >$R/sleep.txt 2>&1
 $PY -m bench parked resume --repeat 3 --out $R/parked-resume.jsonl >$R/parked-resume.txt 2>&1
 $PY -m bench seq latency --repeat 10 --out $R/seq-latency-2.jsonl >$R/seq-latency-2.txt 2>&1
+
+# later the same session: ten more rounds of seq after the step-path trims (1d3a9b8), twenty of
+# seq and latency with the session's last engine (5dc1f2d)
+$PY -m bench seq --repeat 10 --out $R/seq-trims.jsonl >$R/seq-trims.txt 2>&1
+$PY -m bench seq latency --repeat 10 --out $R/seq-latency-final.jsonl >$R/seq-latency-final.txt 2>&1
+$PY -m bench seq latency --repeat 10 --out $R/seq-latency-final-2.jsonl >$R/seq-latency-final-2.txt 2>&1
 echo done >$R/DONE
