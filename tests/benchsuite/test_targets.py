@@ -96,25 +96,23 @@ def test_each_target_counts_the_runs_of_its_size_that_meet_it(tmp_path: Path) ->
     assert line_of(skipped, "seq x adjacent raw").endswith("meets the target in 1 of 2")
 
 
-def test_the_command_prints_the_summary_and_refuses_a_missing_directory(tmp_path: Path) -> None:
-    write(tmp_path / "a.jsonl", [ours("resume", {"N": 1000}, wall_s=0.0081)])
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.targets", str(tmp_path)],
+def targets(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bench.targets", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_the_command_prints_the_summary_and_refuses_a_missing_directory(tmp_path: Path) -> None:
+    write(tmp_path / "a.jsonl", [ours("resume", {"N": 1000}, wall_s=0.0081)])
+    done = targets(str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert "resume N=1000 ms: 8.1-8.1 (median 8.1), meets the target in 1 of 1" in done.stdout
 
     missing = tmp_path / "nowhere"
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.targets", str(missing)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = targets(str(missing))
     assert done.returncode == 2
     assert f"not a directory: {missing}" in done.stderr
