@@ -19,6 +19,7 @@ import pytest
 
 import durablex
 from durablex.records import INVOKED_EVENT
+from durablex.runtime import execution
 
 from .support import REPLAY_SLEEP_MS, steps_by_id
 
@@ -151,11 +152,15 @@ async def test_each_step_is_stored_before_the_next_step_body_starts(db: str) -> 
     assert all(s.status == "completed" for s in run.steps)
 
 
-async def test_a_run_of_quick_steps_lets_the_runners_loop_turn_while_it_runs(db: str) -> None:
+async def test_a_run_of_quick_steps_lets_the_runners_loop_turn_while_it_runs(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Steps whose bodies return without awaiting anything, committed inline, never wait for
     the event loop; the run must still let it turn, or the runner's lease renewals, timers and
     other runs wait for the whole run. A task on the runner's loop sees the run midway, both
-    on its first pass and when a second pass replays its completed steps."""
+    on its first pass and when a second pass replays its completed steps (a replay of a few
+    thousand steps takes a few ms: the loop is looked at every 0.5 ms here instead of 5)."""
+    monkeypatch.setattr(execution, "LOOP_TURN_EVERY", 0.0005)
     app = durablex.App("a")
     steps = 3000
     calls = [0]

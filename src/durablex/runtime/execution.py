@@ -61,8 +61,8 @@ UNWIND_TIMEOUT = 5.0
 # A workflow whose steps finish without awaiting anything (async bodies that return at once,
 # records committed inline, a replay of completed steps) would never give the event loop a
 # turn: a 5,000-step run held a runner's loop for 1 s, and its lease renewals, timers and other
-# runs waited for all of it. A step gives the loop a turn once this long has passed since the
-# last one it gave.
+# runs waited for all of it. Every this long, a step looks whether the loop has turned since
+# the last look (a callback queued then has run), and gives it a turn if not.
 LOOP_TURN_EVERY = 0.005
 
 
@@ -134,11 +134,16 @@ class RunPass:
         self._record_failed: asyncio.Future[None] | None = None
         self._markers: _RunningMarkers | None = None
         self._turn_due = time.perf_counter() + LOOP_TURN_EVERY
+        self._loop_turned = False
 
     # -- driving the pass ----------------------------------------------------------------
 
     async def execute(self, ctx: Any) -> Outcome:
         loop = asyncio.get_running_loop()
+        # queued before the workflow's first stretch, so that its first check finds the loop
+        # turned unless it ran on its own for a while since
+        loop.call_soon(self._turned)
+        self._turn_due = time.perf_counter() + LOOP_TURN_EVERY
         workflow = loop.create_task(self.spec.fn(ctx), name=f"durablex-run-{self.run_id}")
         branches.track_root(workflow)
         workflow.add_done_callback(lambda _: self._idle.set())
@@ -321,9 +326,17 @@ class RunPass:
 
     # -- shared step plumbing ------------------------------------------------------------
 
-    async def _give_turn(self) -> None:
-        await asyncio.sleep(0)
+    async def _check_turn(self) -> None:
+        """Give the loop a turn unless it took one since the last check (a pass whose steps
+        await for real, a sleep say, must not be sent to the back of the loop's queue as well)."""
+        if not self._loop_turned:
+            await asyncio.sleep(0)
+        self._loop_turned = False
+        asyncio.get_running_loop().call_soon(self._turned)
         self._turn_due = time.perf_counter() + LOOP_TURN_EVERY
+
+    def _turned(self) -> None:
+        self._loop_turned = True
 
     def enter(self, step_id: str) -> tuple[str, list[str], StepRow | None]:
         if self._closing:
@@ -492,7 +505,7 @@ class RunPass:
         retries: int | None,
     ) -> Any:
         if time.perf_counter() >= self._turn_due:
-            await self._give_turn()
+            await self._check_turn()
         key, after, row = self.enter(step_id)
         try:
             if row is not None:
@@ -702,7 +715,7 @@ class RunPass:
         self, step_id: str, kind: str, wake_us: int | None, delay_us: int | None, recorded: Any
     ) -> None:
         if time.perf_counter() >= self._turn_due:
-            await self._give_turn()
+            await self._check_turn()
         key, after, row = self.enter(step_id)
         try:
             now = self.now_us()
@@ -748,7 +761,7 @@ class RunPass:
         recorded: Any,
     ) -> Any:
         if time.perf_counter() >= self._turn_due:
-            await self._give_turn()
+            await self._check_turn()
         key, after, row = self.enter(step_id)
         try:
             now = self.now_us()
@@ -793,7 +806,7 @@ class RunPass:
         runner: str | None,
     ) -> Any:
         if time.perf_counter() >= self._turn_due:
-            await self._give_turn()
+            await self._check_turn()
         key, after, row = self.enter(step_id)
         try:
             if row is None:
@@ -855,7 +868,7 @@ class RunPass:
         self, step_id: str, name: str, data: bytes | None, data_value: Any, app: str | None
     ) -> str:
         if time.perf_counter() >= self._turn_due:
-            await self._give_turn()
+            await self._check_turn()
         key, after, row = self.enter(step_id)
         try:
             if row is None:
