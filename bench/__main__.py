@@ -266,8 +266,9 @@ def main() -> None:
                 figures = run_worker(args, workload, params, runners=procs)
                 obj = report.line(args.backend, args.durability, workload, figures)
                 obj["step_bodies"] = "sync" if args.sync_steps else "async"
+                # the worker's own line says it; a failed worker's does not
+                obj.setdefault("runners", f"{procs} process(es)" if procs else "in-process")
                 if workload != "parked":
-                    obj["runners"] = f"{procs} process(es)" if procs else "in-process"
                     obj["runner_count"] = runners
                 adjacent(obj, args.durability, before)
                 if (

@@ -111,10 +111,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         figures["client_peak_rss_mb"] = own_mb
     elif figures.get("peak_rss_mb") is None:
         figures["peak_rss_mb"] = own_mb
-    if args.workload == "parked":
-        figures["runners"] = "1 process (its own)"
-    else:
-        figures["runners"] = f"{runners} process(es)" if runners else "in-process"
+    # a workload that starts its own runner (parked) says so itself
+    figures.setdefault("runners", f"{runners} process(es)" if runners else "in-process")
     figures["params"] = params
     return figures
 

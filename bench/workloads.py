@@ -467,6 +467,7 @@ async def parked(c: Ctx, p: dict[str, Any]) -> dict[str, Any]:
         "p99_ms": None,
         "peak_rss_mb": round(peak_kb / 1024, 1) if peak_kb else None,
         "basis": "first start() to all R runs sleeping; peak_rss_mb is the runner subprocess",
+        "runners": "1 process (its own)",
         "runner_idle_rss_mb": round(idle_kb / 1024, 1) if idle_kb else None,
         "runner_end_rss_mb": round(end_kb / 1024, 1) if end_kb else None,
         "submit_s": (t_started - t0) / 1e6,
