@@ -338,7 +338,9 @@ class RunPass:
     def _turned(self) -> None:
         self._loop_turned = True
 
-    def enter(self, step_id: str) -> tuple[str, list[str], StepRow | None]:
+    async def enter(self, step_id: str) -> tuple[str, list[str], StepRow | None]:
+        if time.perf_counter() >= self._turn_due:
+            await self._check_turn()
         if self._closing:
             raise PassClosed()
         key = self._key_for(step_id)
@@ -504,9 +506,7 @@ class RunPass:
         fn: Callable[..., Any],
         retries: int | None,
     ) -> Any:
-        if time.perf_counter() >= self._turn_due:
-            await self._check_turn()
-        key, after, row = self.enter(step_id)
+        key, after, row = await self.enter(step_id)
         try:
             if row is not None:
                 if row.status == "completed":
@@ -714,9 +714,7 @@ class RunPass:
     async def sleep_step(
         self, step_id: str, kind: str, wake_us: int | None, delay_us: int | None, recorded: Any
     ) -> None:
-        if time.perf_counter() >= self._turn_due:
-            await self._check_turn()
-        key, after, row = self.enter(step_id)
+        key, after, row = await self.enter(step_id)
         try:
             now = self.now_us()
             if row is None:
@@ -760,9 +758,7 @@ class RunPass:
         match: dict[str, Any] | None,
         recorded: Any,
     ) -> Any:
-        if time.perf_counter() >= self._turn_due:
-            await self._check_turn()
-        key, after, row = self.enter(step_id)
+        key, after, row = await self.enter(step_id)
         try:
             now = self.now_us()
             if row is None:
@@ -805,9 +801,7 @@ class RunPass:
         app: str | None,
         runner: str | None,
     ) -> Any:
-        if time.perf_counter() >= self._turn_due:
-            await self._check_turn()
-        key, after, row = self.enter(step_id)
+        key, after, row = await self.enter(step_id)
         try:
             if row is None:
                 now = self.now_us()
@@ -867,9 +861,7 @@ class RunPass:
     async def emit_step(
         self, step_id: str, name: str, data: bytes | None, data_value: Any, app: str | None
     ) -> str:
-        if time.perf_counter() >= self._turn_due:
-            await self._check_turn()
-        key, after, row = self.enter(step_id)
+        key, after, row = await self.enter(step_id)
         try:
             if row is None:
                 now = self.now_us()
