@@ -262,9 +262,9 @@ class SqliteStore:
         commit by another connection, or a new watched connection (which may have missed one)."""
         conn = self._watch
         version = conn.execute("PRAGMA data_version").fetchone()[0]
-        changed = conn is not self._watched or version != self._data_version
+        changed: bool = conn is not self._watched or version != self._data_version
         self._watched, self._data_version = conn, version
-        return bool(changed)
+        return changed
 
     def commit_briefly_while(self, predicate: Callable[[], bool]) -> None:
         self._brief_while = predicate
